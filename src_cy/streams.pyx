@@ -1,0 +1,193 @@
+"""Kernels over the counter-based streams: raw Philox words, directions,
+perturbed probes, squared norms and the weighted sum of directions.
+
+Python validates and allocates; these functions fill ``out``.  Every output
+element is computed by exactly one thread from its counters alone, and sums run
+in a fixed order inside one thread, so results do not depend on the number of
+threads or on how the caller splits the directions into chunks.
+"""
+from cython.parallel cimport parallel, prange
+from libc.stdint cimport int64_t, uint32_t
+from libc.stdlib cimport free, malloc
+
+from cython cimport floating
+
+cdef extern from "zoopt_streams.h" nogil:
+    int ZO_TILE
+    void zo_philox4x32(const uint32_t *ctr, const uint32_t *key, int rounds,
+                       uint32_t *out)
+    void zo_gen_f32(int dist, uint32_t k0, uint32_t k1, uint32_t dir,
+                    uint32_t c2, uint32_t c3, int64_t j0, int64_t n,
+                    float *out)
+    void zo_gen_f64(int dist, uint32_t k0, uint32_t k1, uint32_t dir,
+                    uint32_t c2, uint32_t c3, int64_t j0, int64_t n,
+                    double *out)
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    static int zo_max_threads(void) { return omp_get_max_threads(); }
+    static int zo_has_openmp(void) { return 1; }
+    #else
+    static int zo_max_threads(void) { return 1; }
+    static int zo_has_openmp(void) { return 0; }
+    #endif
+    """
+    int zo_max_threads() nogil
+    int zo_has_openmp() nogil
+
+TILE = ZO_TILE
+
+
+def max_threads():
+    """OpenMP's default number of threads (1 without OpenMP)."""
+    return zo_max_threads()
+
+
+def has_openmp():
+    """Whether the kernels were compiled with OpenMP."""
+    return bool(zo_has_openmp())
+
+
+cdef inline void _gen(floating *buf, int dist, uint32_t k0, uint32_t k1,
+                      uint32_t direction, uint32_t c2, uint32_t c3, int64_t j0,
+                      int64_t n) noexcept nogil:
+    if floating is float:
+        zo_gen_f32(dist, k0, k1, direction, c2, c3, j0, n, buf)
+    else:
+        zo_gen_f64(dist, k0, k1, direction, c2, c3, j0, n, buf)
+
+
+def philox4x32(const uint32_t[:, ::1] ctr, const uint32_t[:, ::1] key,
+               uint32_t[:, ::1] out, int rounds, int n_threads):
+    """Philox4x32 of each counter row with the matching key row."""
+    cdef Py_ssize_t i, n = ctr.shape[0]
+    for i in prange(n, schedule="static", nogil=True, num_threads=n_threads):
+        zo_philox4x32(&ctr[i, 0], &key[i, 0], rounds, &out[i, 0])
+
+
+def fill(const floating[::1] scale, floating[:, ::1] out, int dist,
+         uint32_t k0, uint32_t k1, uint32_t c2, uint32_t c3,
+         uint32_t i0, int n_threads):
+    """Row r of ``out`` = direction ``i0 + r`` (times ``scale[r]`` if given)."""
+    cdef Py_ssize_t n = out.shape[0], d = out.shape[1]
+    cdef Py_ssize_t ntiles = (d + ZO_TILE - 1) // ZO_TILE
+    cdef Py_ssize_t item, r, t, j, j0, m
+    cdef bint scaled = scale.shape[0] > 0
+    cdef floating s
+    for item in prange(n * ntiles, schedule="static", nogil=True,
+                       num_threads=n_threads):
+        r = item // ntiles
+        t = item - r * ntiles
+        j0 = t * ZO_TILE
+        m = min(<Py_ssize_t>ZO_TILE, d - j0)
+        _gen(&out[r, j0], dist, k0, k1, <uint32_t>(i0 + r), c2, c3, j0, m)
+        if scaled:
+            s = scale[r]
+            for j in range(j0, j0 + m):
+                out[r, j] = out[r, j] * s
+
+
+def perturb(const floating[::1] x, floating sigma, const floating[::1] scale,
+            floating[:, ::1] out, int dist, uint32_t k0, uint32_t k1,
+            uint32_t c2, uint32_t c3, uint32_t i0, bint antithetic,
+            int n_threads):
+    """Probes ``x + sigma * v_i`` (and ``x - sigma * v_i`` right after each
+    when ``antithetic``) for the directions ``i0, i0 + 1, ...``.
+
+    ``v_i = u_i * scale[i - i0]`` when ``scale`` is given, else ``u_i``; the
+    product ``sigma * v`` is rounded once and added or subtracted.
+    """
+    cdef Py_ssize_t rows = out.shape[0], d = out.shape[1]
+    cdef Py_ssize_t per = 2 if antithetic else 1
+    cdef Py_ssize_t n = rows // per
+    cdef Py_ssize_t ntiles = (d + ZO_TILE - 1) // ZO_TILE
+    cdef Py_ssize_t item, r, t, j, j0, m
+    cdef bint scaled = scale.shape[0] > 0
+    cdef floating s, step
+    cdef floating *buf
+    with nogil, parallel(num_threads=n_threads):
+        buf = <floating *> malloc(ZO_TILE * sizeof(floating))
+        for item in prange(n * ntiles, schedule="static"):
+            r = item // ntiles
+            t = item - r * ntiles
+            j0 = t * ZO_TILE
+            m = min(<Py_ssize_t>ZO_TILE, d - j0)
+            _gen(buf, dist, k0, k1, <uint32_t>(i0 + r), c2, c3, j0, m)
+            if scaled:
+                s = scale[r]
+                for j in range(m):
+                    buf[j] = buf[j] * s
+            if antithetic:
+                for j in range(m):
+                    step = sigma * buf[j]
+                    out[2 * r, j0 + j] = x[j0 + j] + step
+                    out[2 * r + 1, j0 + j] = x[j0 + j] - step
+            else:
+                for j in range(m):
+                    out[r, j0 + j] = x[j0 + j] + sigma * buf[j]
+        free(buf)
+
+
+def accumulate(const double[::1] w, const floating[::1] scale,
+               double[::1] acc, int dist, uint32_t k0, uint32_t k1,
+               uint32_t c2, uint32_t c3, uint32_t i0, int n_threads):
+    """``acc += sum_i w[i] * v_{i0 + i}`` in float64, in the order of ``i``.
+
+    Threads own disjoint coordinate tiles and each tile runs through the
+    directions in order, so the sum is the same for any thread count, and
+    calling this on consecutive chunks of directions equals one call.
+    """
+    cdef Py_ssize_t n = w.shape[0], d = acc.shape[0]
+    cdef Py_ssize_t ntiles = (d + ZO_TILE - 1) // ZO_TILE
+    cdef Py_ssize_t i, t, j, j0, m
+    cdef bint scaled = scale.shape[0] > 0
+    cdef floating s
+    cdef double wi
+    cdef floating *buf
+    with nogil, parallel(num_threads=n_threads):
+        buf = <floating *> malloc(ZO_TILE * sizeof(floating))
+        for t in prange(ntiles, schedule="static"):
+            j0 = t * ZO_TILE
+            m = min(<Py_ssize_t>ZO_TILE, d - j0)
+            for i in range(n):
+                wi = w[i]
+                if wi == 0.0:
+                    continue
+                _gen(buf, dist, k0, k1, <uint32_t>(i0 + i), c2, c3, j0, m)
+                if scaled:
+                    s = scale[i]
+                    for j in range(m):
+                        acc[j0 + j] += wi * <double>(buf[j] * s)
+                else:
+                    for j in range(m):
+                        acc[j0 + j] += wi * <double>buf[j]
+        free(buf)
+
+
+def sq_norms(floating[::1] dtype_of, double[::1] out, Py_ssize_t d, int dist,
+             uint32_t k0, uint32_t k1, uint32_t c2, uint32_t c3, uint32_t i0,
+             int n_threads):
+    """``out[i] = sum_j u_{i0 + i, j}^2`` in float64, coordinates in order.
+
+    ``dtype_of`` only selects the stream's precision (its contents are unused).
+    """
+    cdef Py_ssize_t n = out.shape[0]
+    cdef Py_ssize_t ntiles = (d + ZO_TILE - 1) // ZO_TILE
+    cdef Py_ssize_t i, t, j, j0, m
+    cdef double total, v
+    cdef floating *buf
+    with nogil, parallel(num_threads=n_threads):
+        buf = <floating *> malloc(ZO_TILE * sizeof(floating))
+        for i in prange(n, schedule="static"):
+            total = 0.0
+            for t in range(ntiles):
+                j0 = t * ZO_TILE
+                m = min(<Py_ssize_t>ZO_TILE, d - j0)
+                _gen(buf, dist, k0, k1, <uint32_t>(i0 + i), c2, c3, j0, m)
+                for j in range(m):
+                    v = <double>buf[j]
+                    total = total + v * v
+            out[i] = total
+        free(buf)

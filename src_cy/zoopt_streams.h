@@ -1,0 +1,357 @@
+/*
+ * zoopt's counter-based streams: Philox4x32-10 and the transforms from
+ * 32-bit words to directions.
+ *
+ * Header-only and free of libm so that the CPU kernels (Cython) and the CUDA
+ * kernels include the same arithmetic: every value is a fixed sequence of
+ * IEEE-754 additions, multiplications, divisions and square roots (all
+ * correctly rounded), so a compiler that does not contract a*b+c into a fused
+ * multiply-add produces the same bits on any instruction set.  The build sets
+ * -ffp-contract=off; CUDA code must use -fmad=false.
+ *
+ * Philox4x32-10: J. K. Salmon, M. A. Moraes, R. O. Dror, D. E. Shaw,
+ * "Parallel random numbers: as easy as 1, 2, 3", SC'11.  The multipliers,
+ * Weyl constants and round structure are those of the paper and of the
+ * Random123 reference implementation; the tests check the published
+ * known-answer vectors.
+ *
+ * Counter layout (documented for users in zoopt/random.py):
+ *   ctr[0]  block index inside one direction (coordinate block)
+ *   ctr[1]  direction index
+ *   ctr[2]  step, low 32 bits
+ *   ctr[3]  kind of draw << 24 | step bits 32..55
+ */
+#ifndef ZOOPT_STREAMS_H
+#define ZOOPT_STREAMS_H
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__CUDACC__)
+#define ZO_INLINE __host__ __device__ static inline
+#define ZO_CLONES
+#else
+#define ZO_INLINE static inline
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && \
+    !defined(ZOOPT_NO_CLONES)
+/* One binary, the widest vector unit of the machine it runs on.  FMA is
+ * deliberately absent from the list: contraction would change the bits. */
+#define ZO_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define ZO_CLONES
+#endif
+#endif
+
+#define ZO_PHILOX_M0 0xD2511F53u
+#define ZO_PHILOX_M1 0xCD9E8D57u
+#define ZO_PHILOX_W0 0x9E3779B9u
+#define ZO_PHILOX_W1 0xBB67AE85u
+
+/* Coordinates per Philox call (one call = 4 words) for each transform. */
+#define ZO_PER_BLOCK_NORMAL_F32 4
+#define ZO_PER_BLOCK_NORMAL_F64 2
+#define ZO_PER_BLOCK_RADEMACHER 128
+
+/* Coordinates per tile in the kernels; a multiple of every block above. */
+#define ZO_TILE 1024
+
+enum { ZO_DIST_NORMAL = 0, ZO_DIST_RADEMACHER = 1 };
+
+#define ZO_ROUND(x0, x1, x2, x3, k0, k1)                                   \
+    do {                                                                   \
+        uint64_t p0_ = (uint64_t)ZO_PHILOX_M0 * (uint64_t)(x0);            \
+        uint64_t p1_ = (uint64_t)ZO_PHILOX_M1 * (uint64_t)(x2);            \
+        uint32_t y0_ = (uint32_t)(p1_ >> 32) ^ (x1) ^ (k0);                \
+        uint32_t y2_ = (uint32_t)(p0_ >> 32) ^ (x3) ^ (k1);                \
+        (x1) = (uint32_t)p1_;                                              \
+        (x3) = (uint32_t)p0_;                                              \
+        (x0) = y0_;                                                        \
+        (x2) = y2_;                                                        \
+    } while (0)
+
+#define ZO_BUMP(k0, k1)                                                    \
+    do {                                                                   \
+        (k0) += ZO_PHILOX_W0;                                              \
+        (k1) += ZO_PHILOX_W1;                                              \
+    } while (0)
+
+/* Ten rounds in place on (x0..x3) with key (ka, kb); the key is copied. */
+#define ZO_PHILOX10(x0, x1, x2, x3, ka, kb)                                \
+    do {                                                                   \
+        uint32_t k0_ = (ka), k1_ = (kb);                                   \
+        ZO_ROUND(x0, x1, x2, x3, k0_, k1_); ZO_BUMP(k0_, k1_);             \
+        ZO_ROUND(x0, x1, x2, x3, k0_, k1_); ZO_BUMP(k0_, k1_);             \
+        ZO_ROUND(x0, x1, x2, x3, k0_, k1_); ZO_BUMP(k0_, k1_);             \
+        ZO_ROUND(x0, x1, x2, x3, k0_, k1_); ZO_BUMP(k0_, k1_);             \
+        ZO_ROUND(x0, x1, x2, x3, k0_, k1_); ZO_BUMP(k0_, k1_);             \
+        ZO_ROUND(x0, x1, x2, x3, k0_, k1_); ZO_BUMP(k0_, k1_);             \
+        ZO_ROUND(x0, x1, x2, x3, k0_, k1_); ZO_BUMP(k0_, k1_);             \
+        ZO_ROUND(x0, x1, x2, x3, k0_, k1_); ZO_BUMP(k0_, k1_);             \
+        ZO_ROUND(x0, x1, x2, x3, k0_, k1_); ZO_BUMP(k0_, k1_);             \
+        ZO_ROUND(x0, x1, x2, x3, k0_, k1_);                                \
+    } while (0)
+
+/* Philox4x32 with a given number of rounds (Random123 also publishes
+ * answers for 7 rounds; the library itself only uses 10). */
+ZO_INLINE void zo_philox4x32(const uint32_t ctr[4], const uint32_t key[2],
+                             int rounds, uint32_t out[4]) {
+    uint32_t x0 = ctr[0], x1 = ctr[1], x2 = ctr[2], x3 = ctr[3];
+    uint32_t k0 = key[0], k1 = key[1];
+    for (int r = 0; r < rounds; r++) {
+        if (r > 0) ZO_BUMP(k0, k1);
+        ZO_ROUND(x0, x1, x2, x3, k0, k1);
+    }
+    out[0] = x0; out[1] = x1; out[2] = x2; out[3] = x3;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Transforms.  Natural log and sin/cos of 2*pi*t by reduction plus        */
+/* truncated Taylor series (the truncation error is below half an ulp on   */
+/* the reduced ranges used here: |s| <= 0.1716 for log, |a| <= pi/4).       */
+
+ZO_INLINE float zo_bits_to_f32(uint32_t b) { float f; memcpy(&f, &b, 4); return f; }
+ZO_INLINE uint32_t zo_f32_to_bits(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }
+ZO_INLINE double zo_bits_to_f64(uint64_t b) { double f; memcpy(&f, &b, 8); return f; }
+ZO_INLINE uint64_t zo_f64_to_bits(double f) { uint64_t b; memcpy(&b, &f, 8); return b; }
+
+/* ln(x) for a positive normal float32 x.
+ * x = 2^e m with m in [sqrt(1/2), sqrt(2)); ln m = 2 atanh(s), s = (m-1)/(m+1). */
+ZO_INLINE float zo_log_f32(float x) {
+    uint32_t ix = zo_f32_to_bits(x);
+    int32_t e = (int32_t)(ix >> 23) - 127;
+    uint32_t mb = (ix & 0x007FFFFFu) | 0x3F800000u;
+    uint32_t big = (uint32_t)(mb > 0x3FB504F3u); /* m > sqrt(2): halve it */
+    mb -= big << 23;
+    e += (int32_t)big;
+    float m = zo_bits_to_f32(mb);
+    float s = (m - 1.0f) / (m + 1.0f);
+    float z = s * s;
+    float p = 1.0f + z * (1.0f / 3.0f + z * (1.0f / 5.0f + z * (1.0f / 7.0f + z * (1.0f / 9.0f))));
+    float fe = (float)e;
+    /* ln 2 split so that fe * LN2_HI is exact for |e| < 2^8 */
+    return fe * 0.693145751953125f + (fe * 1.428606765330187e-06f + 2.0f * s * p);
+}
+
+ZO_INLINE double zo_log_f64(double x) {
+    uint64_t ix = zo_f64_to_bits(x);
+    int32_t e = (int32_t)(ix >> 52) - 1023;
+    uint64_t mb = (ix & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull;
+    uint64_t big = (uint64_t)(mb > 0x3FF6A09E667F3BCCull);
+    mb -= big << 52;
+    e += (int32_t)big;
+    double m = zo_bits_to_f64(mb);
+    double s = (m - 1.0) / (m + 1.0);
+    double z = s * s;
+    double p = 1.0 / 23.0;
+    p = 1.0 / 21.0 + z * p;
+    p = 1.0 / 19.0 + z * p;
+    p = 1.0 / 17.0 + z * p;
+    p = 1.0 / 15.0 + z * p;
+    p = 1.0 / 13.0 + z * p;
+    p = 1.0 / 11.0 + z * p;
+    p = 1.0 / 9.0 + z * p;
+    p = 1.0 / 7.0 + z * p;
+    p = 1.0 / 5.0 + z * p;
+    p = 1.0 / 3.0 + z * p;
+    double fe = (double)e;
+    /* ln 2 = LN2_HI + LN2_LO with LN2_HI holding 32 significant bits */
+    return fe * 6.93147180369123816490e-01 +
+           (fe * 1.90821492927058770002e-10 + 2.0 * s + 2.0 * s * (z * p));
+}
+
+/* cos and sin of 2*pi*t for t in [0, 1): quadrant q = round(4t), the
+ * remainder y = t - q/4 in [-1/8, 1/8] is exact, a = 2*pi*y in [-pi/4, pi/4]. */
+ZO_INLINE void zo_cossin2pi_f32(float t, float *c, float *s) {
+    int32_t q = (int32_t)(t * 4.0f + 0.5f);
+    float y = t - (float)q * 0.25f;
+    float a = y * 6.28318530717958647692f;
+    float a2 = a * a;
+    float sn = a * (1.0f + a2 * (-1.0f / 6.0f + a2 * (1.0f / 120.0f +
+               a2 * (-1.0f / 5040.0f + a2 * (1.0f / 362880.0f)))));
+    float cs = 1.0f + a2 * (-0.5f + a2 * (1.0f / 24.0f + a2 * (-1.0f / 720.0f +
+               a2 * (1.0f / 40320.0f + a2 * (-1.0f / 3628800.0f)))));
+    /* rotate by q quarter turns, branch-free so that loops vectorize:
+     * odd q swaps (cos, sin); q in {1, 2} negates cos; q in {2, 3} negates sin */
+    uint32_t r = (uint32_t)q & 3u;
+    uint32_t swap = 0u - (r & 1u);
+    uint32_t bc = zo_f32_to_bits(cs), bs = zo_f32_to_bits(sn);
+    uint32_t oc = (bs & swap) | (bc & ~swap);
+    uint32_t os = (bc & swap) | (bs & ~swap);
+    oc ^= ((r ^ (r >> 1)) & 1u) << 31;
+    os ^= (r >> 1) << 31;
+    *c = zo_bits_to_f32(oc);
+    *s = zo_bits_to_f32(os);
+}
+
+ZO_INLINE void zo_cossin2pi_f64(double t, double *c, double *s) {
+    int32_t q = (int32_t)(t * 4.0 + 0.5);
+    double y = t - (double)q * 0.25;
+    double a = y * 6.28318530717958647692;
+    double a2 = a * a;
+    /* sin: a * sum (-a2)^k / (2k+1)!, k <= 8; cos: sum (-a2)^k / (2k)!, k <= 9 */
+    double ps = 1.0 / 355687428096000.0;            /* 1/17! */
+    ps = -1.0 / 1307674368000.0 + a2 * ps;          /* 1/15! */
+    ps = 1.0 / 6227020800.0 + a2 * ps;              /* 1/13! */
+    ps = -1.0 / 39916800.0 + a2 * ps;               /* 1/11! */
+    ps = 1.0 / 362880.0 + a2 * ps;                  /* 1/9!  */
+    ps = -1.0 / 5040.0 + a2 * ps;
+    ps = 1.0 / 120.0 + a2 * ps;
+    ps = -1.0 / 6.0 + a2 * ps;
+    double sn = a + a * (a2 * ps);
+    double pc = -1.0 / 6402373705728000.0;          /* 1/18! */
+    pc = 1.0 / 20922789888000.0 + a2 * pc;          /* 1/16! */
+    pc = -1.0 / 87178291200.0 + a2 * pc;            /* 1/14! */
+    pc = 1.0 / 479001600.0 + a2 * pc;               /* 1/12! */
+    pc = -1.0 / 3628800.0 + a2 * pc;                /* 1/10! */
+    pc = 1.0 / 40320.0 + a2 * pc;
+    pc = -1.0 / 720.0 + a2 * pc;
+    pc = 1.0 / 24.0 + a2 * pc;
+    pc = -0.5 + a2 * pc;
+    double cs = 1.0 + a2 * pc;
+    uint64_t r = (uint64_t)q & 3u;
+    uint64_t swap = 0u - (r & 1u);
+    uint64_t bc = zo_f64_to_bits(cs), bs = zo_f64_to_bits(sn);
+    uint64_t oc = (bs & swap) | (bc & ~swap);
+    uint64_t os = (bc & swap) | (bs & ~swap);
+    oc ^= ((r ^ (r >> 1)) & 1u) << 63;
+    os ^= (r >> 1) << 63;
+    *c = zo_bits_to_f64(oc);
+    *s = zo_bits_to_f64(os);
+}
+
+/* Open-interval uniforms symmetric about 1/2: (2k + 1) 2^-24 from the top
+ * 23 bits of a word (exact in float32), (2k + 1) 2^-53 from the top 52 bits
+ * of two words (exact in float64). */
+ZO_INLINE float zo_u01_f32(uint32_t w) {
+    return (float)(int32_t)(((w >> 9) << 1) | 1u) * 5.9604644775390625e-08f;
+}
+
+ZO_INLINE double zo_u01_f64(uint32_t hi, uint32_t lo) {
+    /* 1 + k 2^-52 built from bits, minus (1 - 2^-53): both are multiples of
+     * 2^-53, so the difference (2k + 1) 2^-53 is exact (no int64 -> double
+     * conversion, which most vector units lack). */
+    uint64_t k = ((((uint64_t)hi << 32) | (uint64_t)lo) >> 12);
+    return zo_bits_to_f64(0x3FF0000000000000ull | k) - 0.99999999999999988898;
+}
+
+/* Box-Muller: (u, t) -> sqrt(-2 ln u) (cos 2 pi t, sin 2 pi t). */
+ZO_INLINE void zo_box_muller_f32(uint32_t wu, uint32_t wt, float *z0, float *z1) {
+    float u = zo_u01_f32(wu), t = zo_u01_f32(wt), c, s;
+    float r = __builtin_sqrtf(-2.0f * zo_log_f32(u));
+    zo_cossin2pi_f32(t, &c, &s);
+    *z0 = r * c;
+    *z1 = r * s;
+}
+
+ZO_INLINE void zo_box_muller_f64(uint32_t w0, uint32_t w1, uint32_t w2,
+                                 uint32_t w3, double *z0, double *z1) {
+    double u = zo_u01_f64(w0, w1), t = zo_u01_f64(w2, w3), c, s;
+    double r = __builtin_sqrt(-2.0 * zo_log_f64(u));
+    zo_cossin2pi_f64(t, &c, &s);
+    *z0 = r * c;
+    *z1 = r * s;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tile generators: coordinates [j0, j0 + n) of one direction.             */
+/* j0 must be a multiple of ZO_PER_BLOCK_RADEMACHER (so of every block).    */
+
+#if !defined(__CUDACC__)
+
+ZO_CLONES static void zo_gen_normal_f32(uint32_t k0, uint32_t k1, uint32_t dir,
+                                        uint32_t c2, uint32_t c3, int64_t j0,
+                                        int64_t n, float *out) {
+    const uint32_t b0 = (uint32_t)(j0 / ZO_PER_BLOCK_NORMAL_F32);
+    const int64_t nfull = n / ZO_PER_BLOCK_NORMAL_F32;
+    for (int64_t b = 0; b < nfull; b++) {
+        uint32_t x0 = b0 + (uint32_t)b, x1 = dir, x2 = c2, x3 = c3;
+        ZO_PHILOX10(x0, x1, x2, x3, k0, k1);
+        float z0, z1, z2, z3;
+        zo_box_muller_f32(x0, x1, &z0, &z1);
+        zo_box_muller_f32(x2, x3, &z2, &z3);
+        out[4 * b] = z0;
+        out[4 * b + 1] = z1;
+        out[4 * b + 2] = z2;
+        out[4 * b + 3] = z3;
+    }
+    int64_t rem = n - nfull * ZO_PER_BLOCK_NORMAL_F32;
+    if (rem > 0) {
+        uint32_t x0 = b0 + (uint32_t)nfull, x1 = dir, x2 = c2, x3 = c3;
+        ZO_PHILOX10(x0, x1, x2, x3, k0, k1);
+        float z[4];
+        zo_box_muller_f32(x0, x1, &z[0], &z[1]);
+        zo_box_muller_f32(x2, x3, &z[2], &z[3]);
+        for (int64_t r = 0; r < rem; r++) out[4 * nfull + r] = z[r];
+    }
+}
+
+ZO_CLONES static void zo_gen_normal_f64(uint32_t k0, uint32_t k1, uint32_t dir,
+                                        uint32_t c2, uint32_t c3, int64_t j0,
+                                        int64_t n, double *out) {
+    const uint32_t b0 = (uint32_t)(j0 / ZO_PER_BLOCK_NORMAL_F64);
+    const int64_t nfull = n / ZO_PER_BLOCK_NORMAL_F64;
+    for (int64_t b = 0; b < nfull; b++) {
+        uint32_t x0 = b0 + (uint32_t)b, x1 = dir, x2 = c2, x3 = c3;
+        ZO_PHILOX10(x0, x1, x2, x3, k0, k1);
+        double z0, z1;
+        zo_box_muller_f64(x0, x1, x2, x3, &z0, &z1);
+        out[2 * b] = z0;
+        out[2 * b + 1] = z1;
+    }
+    if (n - nfull * ZO_PER_BLOCK_NORMAL_F64 > 0) {
+        uint32_t x0 = b0 + (uint32_t)nfull, x1 = dir, x2 = c2, x3 = c3;
+        ZO_PHILOX10(x0, x1, x2, x3, k0, k1);
+        double z0, z1;
+        zo_box_muller_f64(x0, x1, x2, x3, &z0, &z1);
+        out[2 * nfull] = z0;
+    }
+}
+
+/* Rademacher: coordinate j takes bit (j % 32) of word (j / 32) % 4 of block
+ * j / 128; bit 0 gives +1, bit 1 gives -1. */
+#define ZO_GEN_RADEMACHER(NAME, T)                                         \
+    ZO_CLONES static void NAME(uint32_t k0, uint32_t k1, uint32_t dir,     \
+                               uint32_t c2, uint32_t c3, int64_t j0,       \
+                               int64_t n, T *out) {                        \
+        const uint32_t b0 = (uint32_t)(j0 / ZO_PER_BLOCK_RADEMACHER);      \
+        const int64_t nb = (n + ZO_PER_BLOCK_RADEMACHER - 1) /             \
+                           ZO_PER_BLOCK_RADEMACHER;                        \
+        for (int64_t b = 0; b < nb; b++) {                                 \
+            uint32_t w[4];                                                 \
+            uint32_t x0 = b0 + (uint32_t)b, x1 = dir, x2 = c2, x3 = c3;    \
+            ZO_PHILOX10(x0, x1, x2, x3, k0, k1);                           \
+            w[0] = x0; w[1] = x1; w[2] = x2; w[3] = x3;                    \
+            int64_t base = b * ZO_PER_BLOCK_RADEMACHER;                    \
+            int64_t m = n - base;                                          \
+            if (m > ZO_PER_BLOCK_RADEMACHER) m = ZO_PER_BLOCK_RADEMACHER;  \
+            for (int64_t r = 0; r < m; r++) {                              \
+                uint32_t bit = (w[r >> 5] >> (r & 31)) & 1u;               \
+                out[base + r] = (T)1 - (T)2 * (T)bit;                      \
+            }                                                              \
+        }                                                                  \
+    }
+
+ZO_GEN_RADEMACHER(zo_gen_rademacher_f32, float)
+ZO_GEN_RADEMACHER(zo_gen_rademacher_f64, double)
+
+static inline void zo_gen_f32(int dist, uint32_t k0, uint32_t k1, uint32_t dir,
+                              uint32_t c2, uint32_t c3, int64_t j0, int64_t n,
+                              float *out) {
+    if (dist == ZO_DIST_RADEMACHER)
+        zo_gen_rademacher_f32(k0, k1, dir, c2, c3, j0, n, out);
+    else
+        zo_gen_normal_f32(k0, k1, dir, c2, c3, j0, n, out);
+}
+
+static inline void zo_gen_f64(int dist, uint32_t k0, uint32_t k1, uint32_t dir,
+                              uint32_t c2, uint32_t c3, int64_t j0, int64_t n,
+                              double *out) {
+    if (dist == ZO_DIST_RADEMACHER)
+        zo_gen_rademacher_f64(k0, k1, dir, c2, c3, j0, n, out);
+    else
+        zo_gen_normal_f64(k0, k1, dir, c2, c3, j0, n, out);
+}
+
+#endif /* !__CUDACC__ */
+
+#endif /* ZOOPT_STREAMS_H */

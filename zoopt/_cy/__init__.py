@@ -1,0 +1,12 @@
+"""Compiled kernels (built from ``src_cy/``)."""
+
+try:
+    from zoopt._cy import streams
+except ImportError as exc:  # pragma: no cover - exercised only on a broken install
+    raise ImportError(
+        "zoopt's compiled kernels are not built. Install zoopt with `pip install .` "
+        "(or `pip install -e .` for development) from the source tree; importing zoopt "
+        "from an unbuilt checkout does not work."
+    ) from exc
+
+__all__ = ["streams"]

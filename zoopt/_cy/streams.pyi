@@ -1,0 +1,27 @@
+from typing import Any
+
+import numpy as np
+
+TILE: int
+
+def max_threads() -> int: ...
+def has_openmp() -> bool: ...
+def philox4x32(
+    ctr: np.ndarray, key: np.ndarray, out: np.ndarray, rounds: int, n_threads: int
+) -> None: ...
+def fill(
+    scale: np.ndarray, out: np.ndarray, dist: int, k0: int, k1: int, c2: int, c3: int,
+    i0: int, n_threads: int,
+) -> None: ...
+def perturb(
+    x: np.ndarray, sigma: Any, scale: np.ndarray, out: np.ndarray, dist: int, k0: int,
+    k1: int, c2: int, c3: int, i0: int, antithetic: bool, n_threads: int,
+) -> None: ...
+def accumulate(
+    w: np.ndarray, scale: np.ndarray, acc: np.ndarray, dist: int, k0: int, k1: int,
+    c2: int, c3: int, i0: int, n_threads: int,
+) -> None: ...
+def sq_norms(
+    dtype_of: np.ndarray, out: np.ndarray, d: int, dist: int, k0: int, k1: int, c2: int,
+    c3: int, i0: int, n_threads: int,
+) -> None: ...

@@ -1,0 +1,35 @@
+"""Number of threads used by the compiled kernels.
+
+Results never depend on it (each output element is owned by one thread); only
+speed does.
+"""
+
+from __future__ import annotations
+
+from zoopt._validation import check_int
+
+__all__ = ["get_num_threads", "set_num_threads"]
+
+_n_threads: int | None = None
+
+
+def set_num_threads(n: int | None) -> None:
+    """Set the number of threads of zoopt's kernels (``None``: OpenMP's default).
+
+    Parameters
+    ----------
+    n : int or None
+        At least 1; ``None`` restores the default (``OMP_NUM_THREADS`` or the
+        number of cores).
+    """
+    global _n_threads
+    _n_threads = None if n is None else check_int(n, "n", "set_num_threads", low=1)
+
+
+def get_num_threads() -> int:
+    """Number of threads zoopt's kernels use now."""
+    if _n_threads is not None:
+        return _n_threads
+    from zoopt._cy import streams
+
+    return int(streams.max_threads())

@@ -1,0 +1,133 @@
+"""Validation of public arguments, in one place (messages name the parameter,
+the function, what was expected and what was given)."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+__all__: list[str] = []
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_int(value: Any, name: str, caller: str, *, low: int | None = None,
+              high: int | None = None) -> int:
+    """An integer in [low, high] (bools refused)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"The {name!r} parameter of {caller} must be an int"
+            f"{_range_text(low, high)}. Got {_fmt(value)} instead."
+        )
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(
+            f"The {name!r} parameter of {caller} must be an int"
+            f"{_range_text(low, high)}. Got {value!r} instead."
+        )
+    return value
+
+
+def _range_text(low: int | None, high: int | None) -> str:
+    if low is None and high is None:
+        return ""
+    lo = "-inf" if low is None else str(low)
+    hi = "inf" if high is None else str(high)
+    return f" in the range [{lo}, {hi}]"
+
+
+def check_positive_float(value: Any, name: str, caller: str) -> float:
+    """A finite real number > 0."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"The {name!r} parameter of {caller} must be a float in the range (0, inf). "
+            f"Got {_fmt(value)} instead."
+        )
+    out = float(value)
+    if not (np.isfinite(out) and out > 0.0):
+        raise ValueError(
+            f"The {name!r} parameter of {caller} must be a float in the range (0, inf). "
+            f"Got {value!r} instead."
+        )
+    return out
+
+
+def check_choice(value: Any, name: str, caller: str, choices: Iterable[str]) -> str:
+    choices = tuple(choices)
+    if not isinstance(value, str) or value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(
+            f"The {name!r} parameter of {caller} must be one of {options}. "
+            f"Got {_fmt(value)} instead."
+        )
+    return value
+
+
+def check_bool(value: Any, name: str, caller: str) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(
+            f"The {name!r} parameter of {caller} must be a bool. Got {_fmt(value)} instead."
+        )
+    return bool(value)
+
+
+def check_callable(value: Any, name: str, caller: str) -> Callable[..., Any]:
+    if not callable(value):
+        raise TypeError(
+            f"The {name!r} parameter of {caller} must be callable. Got {_fmt(value)} instead."
+        )
+    return value  # type: ignore[no-any-return]
+
+
+def check_float_dtype(dtype: Any, name: str, caller: str) -> np.dtype[Any]:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in _FLOAT_DTYPES:
+        raise TypeError(
+            f"The {name!r} parameter of {caller} must be float32 or float64. "
+            f"Got {_fmt(dtype)} instead."
+        )
+    return dt  # type: ignore[return-value]
+
+
+def check_point(x: Any, name: str, caller: str) -> np.ndarray:
+    """A non-empty, finite, 1-D real array; float32 and float64 are kept,
+    integers and bools become float64."""
+    if type(x).__module__.split(".")[0] == "cupy":
+        from zoopt._backend import unsupported_backend
+
+        unsupported_backend(x, name, caller)
+    arr = np.asarray(x)
+    if arr.dtype.kind in "biu":
+        arr = arr.astype(np.float64)
+    elif arr.dtype not in _FLOAT_DTYPES:
+        raise TypeError(
+            f"The {name!r} parameter of {caller} must be a real array of float32 or float64 "
+            f"(integers are converted to float64). Got dtype {arr.dtype} instead."
+        )
+    if arr.ndim != 1:
+        raise ValueError(
+            f"The {name!r} parameter of {caller} must be a 1-D array of shape (d,). "
+            f"Got shape {arr.shape} instead."
+        )
+    if arr.size == 0:
+        raise ValueError(f"The {name!r} parameter of {caller} must not be empty. Got shape (0,).")
+    if not np.isfinite(arr).all():
+        bad = np.flatnonzero(~np.isfinite(arr))
+        raise ValueError(
+            f"The {name!r} parameter of {caller} must be finite. Got non-finite values at "
+            f"indices {bad[:5].tolist()}{' ...' if bad.size > 5 else ''}."
+        )
+    return np.ascontiguousarray(arr)

@@ -1,0 +1,308 @@
+"""Counter-based random streams: Philox4x32-10 and the directions of zoopt's estimators.
+
+Every random number zoopt uses is a pure function of a 64-bit *key* (derived
+from the ``rng`` argument) and a 128-bit *counter*: nothing is stored, and any
+direction of any step can be regenerated on its own, on any thread, process,
+machine or backend.
+
+Generator
+---------
+Philox4x32-10 of Salmon, Moraes, Dror and Shaw, "Parallel random numbers: as
+easy as 1, 2, 3" (SC'11), bit for bit as in the Random123 reference
+implementation (the tests check its published known-answer vectors).
+:func:`philox4x32` exposes it.
+
+Counter layout
+--------------
+One Philox call maps ``counter = (c0, c1, c2, c3)`` (four uint32 words) and
+``key = (k0, k1)`` to four uint32 words.  zoopt's directions use
+
+====  ===================================================================
+word  meaning
+====  ===================================================================
+c0    block index inside one direction (which coordinates, see below)
+c1    direction index ``i`` (0-based)
+c2    step ``t``, bits 0..31
+c3    kind of draw in bits 24..31; step bits 32..55 in bits 0..23
+====  ===================================================================
+
+Kinds of draw: ``1`` normal (also the source of ``"sphere"`` directions),
+``2`` Rademacher.  Other kinds are reserved for other draws (sampled labels,
+tokens) so that no two uses share numbers.
+
+Transforms (words -> values)
+----------------------------
+*normal, float32* -- 4 coordinates per block, 1 word each: coordinates
+``4 c0 .. 4 c0 + 3`` come from Box-Muller on the word pairs (w0, w1) and
+(w2, w3).  A word ``w`` gives the open uniform ``u = (2 (w >> 9) + 1) 2^-24``;
+``(u, t)`` give ``sqrt(-2 ln u) cos(2 pi t)`` and ``sqrt(-2 ln u) sin(2 pi t)``.
+*normal, float64* -- 2 coordinates per block, 2 words each: coordinates
+``2 c0, 2 c0 + 1`` from Box-Muller on ``u = (2 k + 1) 2^-53`` with ``k`` the
+top 52 bits of ``(w0 << 32 | w1)`` and ``t`` likewise from (w2, w3).
+*rademacher* -- 128 coordinates per block, 1 bit each: coordinate
+``128 c0 + r`` is ``+1`` if bit ``r % 32`` of word ``r // 32`` is 0, else ``-1``
+(identical in float32 and float64).
+*sphere* -- the normal direction divided by its norm:
+``v = u * (1 / sqrt(sum_j u_j^2))``, the sum of squares taken in float64 in
+coordinate order, the inverse norm rounded to the dtype before multiplying.
+
+``ln``, ``cos`` and ``sin`` are computed by fixed sequences of IEEE additions,
+multiplications and divisions (reduction plus truncated Taylor series, see
+``src_cy/zoopt_streams.h``), not by the C library, so every backend and
+instruction set produces the same bits.  float32 and float64 streams are
+different streams (not roundings of each other), as in NumPy.
+
+Keys
+----
+``rng`` follows SPEC 7 of the Scientific Python project: ``None`` (fresh OS
+entropy), an ``int`` or a :class:`numpy.random.SeedSequence` (the key is
+``SeedSequence(...).generate_state(2)``, so the same seed gives the same key),
+or a :class:`numpy.random.Generator` (two words are drawn from it, which
+advances it).  ``numpy.random.RandomState`` is refused.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from zoopt._threads import get_num_threads
+from zoopt._validation import check_choice, check_float_dtype, check_int
+
+__all__ = ["KIND_NORMAL", "KIND_RADEMACHER", "directions", "key_from_rng", "philox4x32"]
+
+KIND_NORMAL = 1
+KIND_RADEMACHER = 2
+
+_MAX_STEP = (1 << 56) - 1
+_DIST_CODES = {"normal": 0, "rademacher": 1, "sphere": 0}  # kernel transform ids
+_DIST_KINDS = {"normal": KIND_NORMAL, "rademacher": KIND_RADEMACHER, "sphere": KIND_NORMAL}
+DISTRIBUTIONS = ("normal", "rademacher", "sphere")
+
+
+def key_from_rng(rng: Any, caller: str = "key_from_rng") -> np.ndarray:
+    """The stream key ``(k0, k1)`` (uint32) that ``rng`` stands for (SPEC 7).
+
+    Parameters
+    ----------
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
+        ``None`` draws fresh entropy; an int or a SeedSequence always gives the
+        same key; a Generator gives two draws from it (and advances it).
+
+    Returns
+    -------
+    key : ndarray of uint32, shape (2,)
+
+    Examples
+    --------
+    >>> from zoopt.random import key_from_rng
+    >>> key_from_rng(0).tolist() == key_from_rng(0).tolist()
+    True
+    """
+    if isinstance(rng, np.random.RandomState):
+        raise TypeError(
+            f"The 'rng' parameter of {caller} does not accept numpy.random.RandomState "
+            "(its global-state semantics cannot give reproducible streams). Pass an int, a "
+            "numpy.random.SeedSequence or a numpy.random.Generator (np.random.default_rng(...))."
+        )
+    if rng is None:
+        seq = np.random.SeedSequence()
+    elif isinstance(rng, np.random.SeedSequence):
+        seq = rng
+    elif isinstance(rng, np.random.Generator):
+        return rng.integers(0, 1 << 32, size=2, dtype=np.uint32)
+    elif isinstance(rng, numbers.Integral) and not isinstance(rng, bool | np.bool_):
+        if int(rng) < 0:
+            raise ValueError(
+                f"The 'rng' parameter of {caller} must be a non-negative int when it is an "
+                f"int. Got {int(rng)} instead."
+            )
+        seq = np.random.SeedSequence(int(rng))
+    else:
+        raise TypeError(
+            f"The 'rng' parameter of {caller} must be None, an int, a "
+            f"numpy.random.SeedSequence or a numpy.random.Generator. Got {rng!r} instead."
+        )
+    return seq.generate_state(2, dtype=np.uint32)
+
+
+def _counter_words(step: int, kind: int) -> tuple[int, int]:
+    """(c2, c3) for a step and a kind of draw."""
+    return step & 0xFFFFFFFF, (kind << 24) | ((step >> 32) & 0xFFFFFF)
+
+
+def _check_step(step: Any, caller: str) -> int:
+    return check_int(step, "step", caller, low=0, high=_MAX_STEP)
+
+
+def philox4x32(counter: Any, key: Any, *, rounds: int = 10) -> np.ndarray:
+    """Philox4x32 block function, as in Random123.
+
+    Parameters
+    ----------
+    counter : array_like of uint32, shape (..., 4)
+        Counters, one per output block.
+    key : array_like of uint32, shape (..., 2) or (2,)
+        Keys, broadcast against the counters' leading axes.
+    rounds : int, optional
+        Number of rounds, 1 to 16 (default 10, the Philox4x32-10 that zoopt
+        uses; Random123 also publishes answers for 7).
+
+    Returns
+    -------
+    out : ndarray of uint32, shape (..., 4)
+
+    Examples
+    --------
+    Random123's first known-answer vector (counter and key all zero):
+
+    >>> import numpy as np
+    >>> from zoopt.random import philox4x32
+    >>> [f"{w:08x}" for w in philox4x32(np.zeros(4, np.uint32), np.zeros(2, np.uint32))]
+    ['6627e8d5', 'e169c58d', 'bc57ac4c', '9b00dbd8']
+    """
+    from zoopt._cy import streams
+
+    rounds = check_int(rounds, "rounds", "philox4x32", low=1, high=16)
+    ctr = _as_uint32(counter, "counter")
+    k = _as_uint32(key, "key")
+    if ctr.ndim == 0 or ctr.shape[-1] != 4:
+        raise ValueError(
+            "The 'counter' parameter of philox4x32 must have shape (..., 4). "
+            f"Got shape {ctr.shape} instead."
+        )
+    if k.ndim == 0 or k.shape[-1] != 2:
+        raise ValueError(
+            "The 'key' parameter of philox4x32 must have shape (..., 2) or (2,). "
+            f"Got shape {k.shape} instead."
+        )
+    try:
+        lead = np.broadcast_shapes(ctr.shape[:-1], k.shape[:-1])
+    except ValueError:
+        raise ValueError(
+            "The 'counter' and 'key' parameters of philox4x32 must broadcast over their "
+            f"leading axes. Got shapes {ctr.shape} and {k.shape}."
+        ) from None
+    c2 = np.ascontiguousarray(np.broadcast_to(ctr, (*lead, 4)).reshape(-1, 4))
+    k2 = np.ascontiguousarray(np.broadcast_to(k, (*lead, 2)).reshape(-1, 2))
+    out = np.empty_like(c2)
+    streams.philox4x32(c2, k2, out, rounds, get_num_threads())
+    return out.reshape(*lead, 4)
+
+
+def _as_uint32(value: Any, name: str) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype == np.uint32:
+        return arr
+    if arr.dtype.kind not in "iu":
+        raise TypeError(
+            f"The {name!r} parameter of philox4x32 must hold uint32 words. "
+            f"Got dtype {arr.dtype} instead."
+        )
+    if arr.size and (arr.min() < 0 or arr.max() > 0xFFFFFFFF):
+        raise ValueError(
+            f"The {name!r} parameter of philox4x32 must hold values in [0, 2**32 - 1]."
+        )
+    return arr.astype(np.uint32)
+
+
+class _Stream:
+    """The directions of one (key, step, dist, dtype): what the kernels need."""
+
+    __slots__ = ("c2", "c3", "code", "d", "dist", "dtype", "k0", "k1", "step")
+
+    def __init__(self, key: np.ndarray, step: int, dist: str, dtype: np.dtype[Any], d: int):
+        self.k0, self.k1 = int(key[0]), int(key[1])
+        self.step = step
+        self.dist = dist
+        self.code = _DIST_CODES[dist]
+        self.c2, self.c3 = _counter_words(step, _DIST_KINDS[dist])
+        self.dtype = dtype
+        self.d = d
+
+    def scales(self, start: int, n: int) -> np.ndarray:
+        """Per-direction factors: ``1 / ||u_i||`` (in the dtype) for "sphere",
+        an empty array (no scaling) otherwise."""
+        from zoopt._cy import streams
+
+        if self.dist != "sphere":
+            return np.empty(0, dtype=self.dtype)
+        sq = np.empty(n, dtype=np.float64)
+        streams.sq_norms(np.empty(0, self.dtype), sq, self.d, self.code, self.k0, self.k1,
+                         self.c2, self.c3, start, get_num_threads())
+        return (1.0 / np.sqrt(sq)).astype(self.dtype)
+
+    def fill(self, start: int, out: np.ndarray, scale: np.ndarray) -> None:
+        from zoopt._cy import streams
+
+        streams.fill(scale, out, self.code, self.k0, self.k1, self.c2, self.c3, start,
+                     get_num_threads())
+
+
+def directions(n_dirs: int, d: int, *, dist: str = "normal", rng: Any = None, step: int = 0,
+               dtype: Any = np.float64, start: int = 0) -> np.ndarray:
+    """The directions zoopt's estimators draw, materialized.
+
+    Row ``r`` is direction ``start + r`` of step ``step``: exactly the vector
+    that :func:`zoopt.grad` with the same ``rng``, ``step``, ``dist`` and dtype
+    uses as its direction ``start + r``.  The estimators themselves never build
+    this matrix; it is here for inspection, tests and custom estimators.
+
+    Parameters
+    ----------
+    n_dirs : int
+        Number of directions (rows), at least 1.
+    d : int
+        Dimension (columns), at least 1.
+    dist : {"normal", "rademacher", "sphere"}, optional
+        Standard normal coordinates (default), random signs, or unit vectors
+        uniform on the sphere (normal directions divided by their norms).
+    rng : None, int, SeedSequence or Generator, optional
+        Source of the stream key (see :func:`key_from_rng`).
+    step : int, optional
+        Step counter, 0 to 2**56 - 1 (default 0).
+    dtype : {numpy.float64, numpy.float32}, optional
+        float32 and float64 are different streams (default float64).
+    start : int, optional
+        Index of the first direction (default 0).
+
+    Returns
+    -------
+    U : ndarray, shape (n_dirs, d)
+
+    See Also
+    --------
+    zoopt.grad : the estimator that uses these directions.
+
+    Notes
+    -----
+    The counter layout and the transforms are documented in :mod:`zoopt.random`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from zoopt.random import directions
+    >>> U = directions(1000, 3, rng=0)
+    >>> U.shape
+    (1000, 3)
+    >>> bool(np.allclose(directions(2, 3, rng=0, start=5), U[5:7]))
+    True
+    """
+    caller = "directions"
+    n_dirs = check_int(n_dirs, "n_dirs", caller, low=1, high=(1 << 32) - 1)
+    d = check_int(d, "d", caller, low=1)
+    dist = check_choice(dist, "dist", caller, DISTRIBUTIONS)
+    step = _check_step(step, caller)
+    dt = check_float_dtype(dtype, "dtype", caller)
+    start = check_int(start, "start", caller, low=0)
+    if start + n_dirs > (1 << 32):
+        raise ValueError(
+            "The 'start' and 'n_dirs' parameters of directions must satisfy "
+            f"start + n_dirs <= 2**32. Got start={start}, n_dirs={n_dirs}."
+        )
+    stream = _Stream(key_from_rng(rng, caller), step, dist, dt, d)
+    out = np.empty((n_dirs, d), dtype=dt)
+    stream.fill(start, out, stream.scales(start, n_dirs))
+    return out
