@@ -1,44 +1,53 @@
-"""Result containers: dicts with attribute access, as scipy's OptimizeResult."""
+"""Result containers."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 __all__ = ["EstimateInfo"]
 
 
-class _Bunch(dict):  # type: ignore[type-arg]
-    """A dict whose keys are also attributes."""
+@dataclass(frozen=True, eq=False)
+class EstimateInfo:
+    """What one gradient estimate evaluated.
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
+    Attributes
+    ----------
+    nfev : int
+        Number of objective evaluations (points, not calls).
+    fx : float or None
+        ``f(x)`` when the method evaluated it (``"forward"``), else None.
+    values : ndarray
+        The objective's values at the probes: ``(n_dirs,)`` for
+        ``"forward"``; ``(n_dirs, 2)`` with columns ``f(x + s v_i)`` and
+        ``f(x - s v_i)`` for ``"central"``; ``(d, 2)`` for ``"coordinate"``.
+    method, dist : str
+        Settings used (``dist`` is None for ``"coordinate"``).
+    sigma : float
+        The step actually taken (``sigma`` rounded to the dtype of ``x``).
+    n_dirs : int
+        Directions used (``d`` for ``"coordinate"``).
+    step : int
+        Step counter of the stream.
+    """
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        self[name] = value
-
-    def __delattr__(self, name: str) -> None:
-        try:
-            del self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __dir__(self) -> list[str]:
-        return list(self.keys())
+    nfev: int
+    fx: float | None
+    values: np.ndarray
+    method: str
+    dist: str | None
+    sigma: float
+    n_dirs: int
+    step: int
 
     def __repr__(self) -> str:
-        if not self:
-            return f"{type(self).__name__}()"
-        width = max(len(k) for k in self) + 1
-        lines = []
-        for k, v in self.items():
-            text = repr(v).replace("\n", "\n" + " " * (width + 2))
-            lines.append(f"{k.rjust(width)}: {text}")
-        return "\n".join(lines)
+        shape = getattr(self.values, "shape", None)
+        return (f"EstimateInfo(nfev={self.nfev}, fx={self.fx!r}, values=<array {shape}>, "
+                f"method={self.method!r}, dist={self.dist!r}, sigma={self.sigma!r}, "
+                f"n_dirs={self.n_dirs}, step={self.step})")
 
-
-class EstimateInfo(_Bunch):
-    """What an estimate evaluated: ``nfev``, ``fx``, ``values`` and the
-    settings used (``method``, ``dist``, ``sigma``, ``n_dirs``, ``step``)."""
+    def _asdict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}

@@ -1,0 +1,41 @@
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+# CI runs the same examples every time (scipy's conftest does the same).
+settings.register_profile(
+    "deterministic",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=60,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "dev", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("ZOOPT_HYPOTHESIS_PROFILE",
+                                     "deterministic" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture
+def threads():
+    """Run a block with a given number of kernel threads, then restore."""
+    import zoopt
+
+    def use(n):
+        zoopt.set_num_threads(n)
+
+    yield use
+    zoopt.set_num_threads(None)
+
+
+@pytest.fixture(autouse=True)
+def _no_global_numpy_rng_use():
+    """zoopt must never touch NumPy's global random state."""
+    before = np.random.get_state()[1].copy()
+    yield
+    after = np.random.get_state()[1]
+    assert np.array_equal(before, after), "NumPy's global random state was used"

@@ -1,0 +1,250 @@
+"""Plain NumPy twins of zoopt's compiled kernels, written to be read.
+
+Each function repeats, operation by operation and in the same precision, what
+``src_cy/zoopt_streams.h`` and ``src_cy/streams.pyx`` compute, so the tests can
+compare the kernels with these bit for bit.  The library never imports this
+module.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+M0, M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
+W0, W1 = np.uint32(0x9E3779B9), np.uint32(0xBB67AE85)
+MASK32 = np.uint64(0xFFFFFFFF)
+
+KIND = {"normal": 1, "rademacher": 2, "sphere": 1}
+
+
+# --------------------------------------------------------------------------
+# Philox4x32 (Salmon et al. 2011)
+
+def philox4x32(ctr, key, rounds=10):
+    """ctr (n, 4) uint32, key (n, 2) uint32 -> (n, 4) uint32."""
+    ctr = np.asarray(ctr, dtype=np.uint32)
+    key = np.asarray(key, dtype=np.uint32)
+    x0, x1, x2, x3 = (ctr[:, i].astype(np.uint64) for i in range(4))
+    k0, k1 = key[:, 0].copy(), key[:, 1].copy()
+    for r in range(rounds):
+        if r > 0:
+            k0 = k0 + W0  # uint32 wrap-around
+            k1 = k1 + W1
+        p0 = M0 * x0
+        p1 = M1 * x2
+        y0 = (p1 >> np.uint64(32)) ^ x1 ^ k0.astype(np.uint64)
+        y2 = (p0 >> np.uint64(32)) ^ x3 ^ k1.astype(np.uint64)
+        x1 = p1 & MASK32
+        x3 = p0 & MASK32
+        x0, x2 = y0, y2
+    return np.stack([x0, x1, x2, x3], axis=1).astype(np.uint32)
+
+
+def counter_words(step, kind):
+    return step & 0xFFFFFFFF, (kind << 24) | ((step >> 32) & 0xFFFFFF)
+
+
+def blocks(key, direction, step, kind, n_blocks):
+    """The Philox words of blocks 0 .. n_blocks - 1 of one direction."""
+    c2, c3 = counter_words(step, kind)
+    ctr = np.zeros((n_blocks, 4), dtype=np.uint32)
+    ctr[:, 0] = np.arange(n_blocks, dtype=np.uint32)
+    ctr[:, 1] = direction
+    ctr[:, 2] = c2
+    ctr[:, 3] = c3
+    keys = np.broadcast_to(np.asarray(key, dtype=np.uint32), (n_blocks, 2))
+    return philox4x32(ctr, keys)
+
+
+# --------------------------------------------------------------------------
+# Transforms (same operations, same order, same precision as the header)
+
+def _f32(v):
+    return np.float32(v)
+
+
+def log_f32(x):
+    x = np.asarray(x, dtype=np.float32)
+    ix = x.view(np.uint32)
+    e = (ix >> np.uint32(23)).astype(np.int32) - np.int32(127)
+    mb = (ix & np.uint32(0x007FFFFF)) | np.uint32(0x3F800000)
+    big = (mb > np.uint32(0x3FB504F3)).astype(np.uint32)
+    mb = mb - (big << np.uint32(23))
+    e = e + big.astype(np.int32)
+    m = mb.view(np.float32)
+    one = _f32(1.0)
+    s = (m - one) / (m + one)
+    z = s * s
+    p = one + z * (_f32(1.0 / 3.0) + z * (_f32(1.0 / 5.0) + z * (_f32(1.0 / 7.0)
+                                                                  + z * _f32(1.0 / 9.0))))
+    fe = e.astype(np.float32)
+    return fe * _f32(0.693145751953125) + (fe * _f32(1.428606765330187e-06) + _f32(2.0) * s * p)
+
+
+def log_f64(x):
+    x = np.asarray(x, dtype=np.float64)
+    ix = x.view(np.uint64)
+    e = (ix >> np.uint64(52)).astype(np.int32) - np.int32(1023)
+    mb = (ix & np.uint64(0x000FFFFFFFFFFFFF)) | np.uint64(0x3FF0000000000000)
+    big = (mb > np.uint64(0x3FF6A09E667F3BCC)).astype(np.uint64)
+    mb = mb - (big << np.uint64(52))
+    e = e + big.astype(np.int32)
+    m = mb.view(np.float64)
+    s = (m - 1.0) / (m + 1.0)
+    z = s * s
+    p = np.full_like(z, 1.0 / 23.0)
+    for k in (21, 19, 17, 15, 13, 11, 9, 7, 5, 3):
+        p = 1.0 / k + z * p
+    fe = e.astype(np.float64)
+    return fe * 6.93147180369123816490e-01 + (
+        fe * 1.90821492927058770002e-10 + 2.0 * s + 2.0 * s * (z * p))
+
+
+def _rotate(cs, sn, q, bits, uint):
+    r = q.astype(uint) & uint(3)
+    swap = (uint(0) - (r & uint(1))).astype(uint)
+    bc, bs = cs.view(uint), sn.view(uint)
+    oc = (bs & swap) | (bc & ~swap)
+    os_ = (bc & swap) | (bs & ~swap)
+    oc = oc ^ (((r ^ (r >> uint(1))) & uint(1)) << uint(bits - 1))
+    os_ = os_ ^ ((r >> uint(1)) << uint(bits - 1))
+    return oc.view(cs.dtype), os_.view(cs.dtype)
+
+
+def cossin2pi_f32(t):
+    t = np.asarray(t, dtype=np.float32)
+    q = (t * _f32(4.0) + _f32(0.5)).astype(np.int32)
+    y = t - q.astype(np.float32) * _f32(0.25)
+    a = y * _f32(6.28318530717958647692)
+    a2 = a * a
+    sn = a * (_f32(1.0) + a2 * (_f32(-1.0 / 6.0) + a2 * (_f32(1.0 / 120.0) + a2 * (
+        _f32(-1.0 / 5040.0) + a2 * _f32(1.0 / 362880.0)))))
+    cs = _f32(1.0) + a2 * (_f32(-0.5) + a2 * (_f32(1.0 / 24.0) + a2 * (_f32(-1.0 / 720.0) + a2 * (
+        _f32(1.0 / 40320.0) + a2 * _f32(-1.0 / 3628800.0)))))
+    return _rotate(cs, sn, q, 32, np.uint32)
+
+
+def cossin2pi_f64(t):
+    t = np.asarray(t, dtype=np.float64)
+    q = (t * 4.0 + 0.5).astype(np.int32)
+    y = t - q.astype(np.float64) * 0.25
+    a = y * 6.28318530717958647692
+    a2 = a * a
+    ps = np.full_like(a, 1.0 / 355687428096000.0)
+    for c in (-1.0 / 1307674368000.0, 1.0 / 6227020800.0, -1.0 / 39916800.0,
+              1.0 / 362880.0, -1.0 / 5040.0, 1.0 / 120.0, -1.0 / 6.0):
+        ps = c + a2 * ps
+    sn = a + a * (a2 * ps)
+    pc = np.full_like(a, -1.0 / 6402373705728000.0)
+    for c in (1.0 / 20922789888000.0, -1.0 / 87178291200.0, 1.0 / 479001600.0,
+              -1.0 / 3628800.0, 1.0 / 40320.0, -1.0 / 720.0, 1.0 / 24.0, -0.5):
+        pc = c + a2 * pc
+    cs = 1.0 + a2 * pc
+    return _rotate(cs, sn, q, 64, np.uint64)
+
+
+def u01_f32(w):
+    w = np.asarray(w, dtype=np.uint32)
+    k = ((w >> np.uint32(9)) << np.uint32(1)) | np.uint32(1)
+    return k.astype(np.int32).astype(np.float32) * _f32(5.9604644775390625e-08)
+
+
+def u01_f64(hi, lo):
+    k = ((hi.astype(np.uint64) << np.uint64(32)) | lo.astype(np.uint64)) >> np.uint64(12)
+    return (np.uint64(0x3FF0000000000000) | k).view(np.float64) - (1.0 - 2.0 ** -53)
+
+
+def box_muller_f32(wu, wt):
+    u, t = u01_f32(wu), u01_f32(wt)
+    r = np.sqrt(_f32(-2.0) * log_f32(u))
+    c, s = cossin2pi_f32(t)
+    return r * c, r * s
+
+
+def box_muller_f64(w0, w1, w2, w3):
+    u, t = u01_f64(w0, w1), u01_f64(w2, w3)
+    r = np.sqrt(-2.0 * log_f64(u))
+    c, s = cossin2pi_f64(t)
+    return r * c, r * s
+
+
+# --------------------------------------------------------------------------
+# One direction, all its coordinates
+
+def direction(key, i, d, *, dist="normal", step=0, dtype=np.float64):
+    """Unscaled direction i: normal or Rademacher coordinates 0 .. d - 1."""
+    dtype = np.dtype(dtype)
+    kind = KIND[dist]
+    if dist == "rademacher":
+        w = blocks(key, i, step, kind, -(-d // 128))  # (nb, 4)
+        j = np.arange(d)
+        word = w[j // 128, (j % 128) // 32]
+        bit = (word >> (j % 32).astype(np.uint32)) & np.uint32(1)
+        return (1 - 2 * bit.astype(np.int64)).astype(dtype)
+    if dtype == np.float32:
+        w = blocks(key, i, step, kind, -(-d // 4))
+        z0, z1 = box_muller_f32(w[:, 0], w[:, 1])
+        z2, z3 = box_muller_f32(w[:, 2], w[:, 3])
+        return np.stack([z0, z1, z2, z3], axis=1).ravel()[:d]
+    w = blocks(key, i, step, kind, -(-d // 2))
+    z0, z1 = box_muller_f64(w[:, 0], w[:, 1], w[:, 2], w[:, 3])
+    return np.stack([z0, z1], axis=1).ravel()[:d]
+
+
+def sq_norm(u):
+    """Sum of squares in float64, coordinates in order (as the kernel)."""
+    total = 0.0
+    for v in u.astype(np.float64).tolist():
+        total = total + v * v
+    return total
+
+
+def scale(key, i, d, *, step=0, dtype=np.float64):
+    dtype = np.dtype(dtype)
+    u = direction(key, i, d, step=step, dtype=dtype)
+    return dtype.type(1.0 / np.sqrt(sq_norm(u)))
+
+
+def directions(key, n, d, *, dist="normal", step=0, dtype=np.float64, start=0):
+    rows = []
+    for i in range(start, start + n):
+        u = direction(key, i, d, dist=dist, step=step, dtype=dtype)
+        if dist == "sphere":
+            u = u * scale(key, i, d, step=step, dtype=dtype)
+        rows.append(u)
+    return np.array(rows, dtype=dtype).reshape(n, d)
+
+
+def perturb(x, sigma, V, antithetic):
+    """Rows x + sigma*v (then x - sigma*v right after each, if antithetic)."""
+    sv = x.dtype.type(sigma) * V
+    if not antithetic:
+        return x + sv
+    out = np.empty((2 * V.shape[0], x.size), dtype=x.dtype)
+    out[0::2] = x + sv
+    out[1::2] = x - sv
+    return out
+
+
+def accumulate(w, V):
+    """sum_i w_i v_i in float64, in the order of i."""
+    acc = np.zeros(V.shape[1], dtype=np.float64)
+    for i in range(V.shape[0]):
+        if w[i] != 0.0:
+            acc = acc + w[i] * V[i].astype(np.float64)
+    return acc
+
+
+def grad(f, x, key, *, method="central", dist="normal", sigma=1e-3, n_dirs=32, step=0):
+    """The whole random-direction estimator, materialized."""
+    dtype = x.dtype
+    h = float(dtype.type(sigma))
+    V = directions(key, n_dirs, x.size, dist=dist, step=step, dtype=dtype)
+    if method == "central":
+        vals = f(perturb(x, h, V, True)).astype(np.float64)
+        diffs = (vals[0::2] - vals[1::2]) / (2.0 * h)
+    else:
+        fx = float(f(x[None, :])[0])
+        diffs = (f(perturb(x, h, V, False)).astype(np.float64) - fx) / h
+    w = diffs * ((x.size if dist == "sphere" else 1) / n_dirs)
+    return accumulate(w, V).astype(dtype)
