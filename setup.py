@@ -41,7 +41,7 @@ class BuildExt(build_ext):
     """Add OpenMP where the compiler has it and the exact-arithmetic flags."""
 
     def build_extensions(self):
-        cc = self.compiler.compiler_so[0] if hasattr(self.compiler, "compiler_so") else None
+        cc = getattr(self.compiler, "compiler_so", [None])[0]
         compile_args, link_args = [], []
         if self.compiler.compiler_type == "msvc":
             compile_args = ["/O2", "/fp:precise", "/openmp"]
@@ -49,7 +49,10 @@ class BuildExt(build_ext):
             cc = cc or sysconfig.get_config_var("CC") or "cc"
             cc = shutil.which(cc.split()[0]) or cc.split()[0]
             compile_args = ["-O3", *EXACT_FLAGS]
-            omp_src = "#include <omp.h>\nint main(void) { return omp_get_max_threads() > 0 ? 0 : 1; }\n"
+            omp_src = (
+                "#include <omp.h>\n"
+                "int main(void) { return omp_get_max_threads() > 0 ? 0 : 1; }\n"
+            )
             if os.environ.get("ZOOPT_NO_OPENMP", "") in ("", "0") and _compiler_accepts(
                 cc, ["-fopenmp"], omp_src
             ):

@@ -6,10 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import reference as ref
 import zoopt
-from strategies import dims, dists, float_dtypes, seeds, small_dims, steps
 from zoopt.random import directions, key_from_rng
+
+import reference as ref
+from strategies import dims, dists, float_dtypes, seeds, small_dims, steps
 
 
 def _linear(a, c=0.0):
@@ -177,16 +178,16 @@ def test_sphere_is_gaussian_with_direction_sqrt_d_v(d, n, seed, sigma):
 
 def test_forward_uses_fx_and_reports_it():
     x = np.array([1.0, 2.0])
-    g, info = zoopt.grad(lambda X: (X**2).sum(1), x, method="forward", n_dirs=3, rng=0,
+    _, info = zoopt.grad(lambda X: (X**2).sum(1), x, method="forward", n_dirs=3, rng=0,
                          return_info=True)
     assert info.fx == 5.0
     assert info.nfev == 4
     assert info.values.shape == (3,)
-    g, info = zoopt.grad(lambda X: (X**2).sum(1), x, n_dirs=3, rng=0, return_info=True)
+    _, info = zoopt.grad(lambda X: (X**2).sum(1), x, n_dirs=3, rng=0, return_info=True)
     assert info.fx is None
     assert info.nfev == 6
     assert info.values.shape == (3, 2)
-    g, info = zoopt.grad(lambda X: (X**2).sum(1), x, method="coordinate", return_info=True)
+    _, info = zoopt.grad(lambda X: (X**2).sum(1), x, method="coordinate", return_info=True)
     assert info.nfev == 4
     assert info.values.shape == (2, 2)
     assert info.dist is None

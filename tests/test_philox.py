@@ -3,8 +3,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import reference as ref
 from zoopt.random import philox4x32
+
+import reference as ref
 
 # Random123's published known-answer vectors (file kat_vectors of the
 # distribution): rounds, counter, key, answer.

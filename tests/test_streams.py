@@ -4,10 +4,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-import reference as ref
 import zoopt
-from strategies import dims, dists, float_dtypes, seeds, steps
 from zoopt.random import directions, key_from_rng
+
+import reference as ref
+from strategies import dims, dists, float_dtypes, seeds, steps
 
 
 @given(st.integers(1, 4), dims, dists, float_dtypes, seeds, steps, st.integers(0, 5))
@@ -131,5 +132,5 @@ def test_key_from_rng_follows_spec7():
     assert key_from_rng(g1).tolist() != key_from_rng(np.random.default_rng(1)).tolist()
     # None: fresh entropy
     assert key_from_rng(None).tolist() != key_from_rng(None).tolist()
-    with pytest.raises(TypeError, match="bool|int"):
+    with pytest.raises(TypeError, match=r"bool|int"):
         key_from_rng(True)

@@ -68,7 +68,7 @@ def test_nan_raises_by_default_and_worst_replaces(method):
         out[X[:, 0] > 1.0] = np.nan
         return out
 
-    with pytest.raises(ValueError, match="non-finite values.*nan_policy='worst'"):
+    with pytest.raises(ValueError, match=r"non-finite values.*nan_policy='worst'"):
         zoopt.grad(f, X0, method=method, rng=0, n_dirs=16, sigma=0.1)
     g, info = zoopt.grad(f, X0, method=method, rng=0, n_dirs=16, sigma=0.1,
                          nan_policy="worst", return_info=True)

@@ -86,7 +86,7 @@ def check_callable(value: Any, name: str, caller: str) -> Callable[..., Any]:
         raise TypeError(
             f"The {name!r} parameter of {caller} must be callable. Got {_fmt(value)} instead."
         )
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def check_float_dtype(dtype: Any, name: str, caller: str) -> np.dtype[Any]:
@@ -99,7 +99,7 @@ def check_float_dtype(dtype: Any, name: str, caller: str) -> np.dtype[Any]:
             f"The {name!r} parameter of {caller} must be float32 or float64. "
             f"Got {_fmt(dtype)} instead."
         )
-    return dt  # type: ignore[return-value]
+    return dt
 
 
 def check_point(x: Any, name: str, caller: str) -> np.ndarray:

@@ -1,0 +1,43 @@
+import subprocess
+import sys
+
+import pytest
+
+from zoopt.__main__ import main
+
+
+def test_info(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "zoopt (zoopt-pg)" in out
+    assert "OpenMP" in out
+
+
+def test_demo_quick(capsys):
+    assert main(["demo", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "f(final)" in out
+    assert "tiny sigma" in out
+
+
+def test_bench_grad_quick_prints_ratios(capsys):
+    from zoopt._bench.grad import main as bench_main
+
+    assert bench_main(["--quick", "--repeats", "1", "--no-memory"]) == 0
+    out = capsys.readouterr().out
+    assert "speed vs NumPy" in out
+    assert "zoopt.grad" in out
+
+
+def test_usage_errors_exit_2():
+    assert main([]) == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["frobnicate"])
+    assert exc.value.code == 2
+
+
+def test_module_entry_point_runs():
+    res = subprocess.run([sys.executable, "-m", "zoopt", "--help"], capture_output=True,
+                         text=True, check=False)
+    assert res.returncode == 0
+    assert "demo" in res.stdout

@@ -1,0 +1,15 @@
+"""The Examples sections of the public docstrings run (on the installed package)."""
+
+import doctest
+
+import pytest
+
+import zoopt.estimators
+import zoopt.random
+
+
+@pytest.mark.parametrize("module", [zoopt.random, zoopt.estimators])
+def test_doctests(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0

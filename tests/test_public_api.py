@@ -1,0 +1,44 @@
+"""The public names are a contract (API.md): adding or removing one must be a
+conscious change of this list and of the docs."""
+
+import zoopt
+import zoopt.random
+
+PUBLIC = {
+    "zoopt": {"EstimateInfo", "__version__", "get_num_threads", "grad", "random",
+              "set_num_threads"},
+    "zoopt.random": {"KIND_NORMAL", "KIND_RADEMACHER", "directions", "key_from_rng",
+                     "philox4x32"},
+}
+
+
+def _public(module):
+    return {n for n in dir(module) if not n.startswith("_")} | set(module.__all__)
+
+
+def test_all_lists_exactly_the_public_names():
+    assert set(zoopt.__all__) == PUBLIC["zoopt"]
+    assert set(zoopt.random.__all__) == PUBLIC["zoopt.random"]
+
+
+def test_no_unlisted_public_names():
+    # names without a leading underscore that are not in __all__ (submodules of the
+    # package and re-imported modules excepted)
+    allowed = {"estimators"}
+    extra = {n for n in dir(zoopt) if not n.startswith("_")} - set(zoopt.__all__) - allowed
+    assert not extra, f"public names missing from zoopt.__all__: {sorted(extra)}"
+    extra = ({n for n in dir(zoopt.random) if not n.startswith("_")}
+             - set(zoopt.random.__all__) - {"annotations", "np", "numbers", "Any",
+                                            "DISTRIBUTIONS", "get_num_threads",
+                                            "check_choice", "check_float_dtype",
+                                            "check_int"})
+    assert not extra, f"public names missing from zoopt.random.__all__: {sorted(extra)}"
+
+
+def test_every_public_callable_has_a_docstring():
+    for mod in (zoopt, zoopt.random):
+        for name in mod.__all__:
+            obj = getattr(mod, name)
+            if callable(obj):
+                assert obj.__doc__, f"{mod.__name__}.{name}"
+                assert len(obj.__doc__) > 40, f"{mod.__name__}.{name}"
