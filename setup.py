@@ -85,6 +85,7 @@ extensions = [
 ]
 
 setup(
+    package_dir={"": "src"},
     ext_modules=cythonize(extensions, compiler_directives=directives),
     cmdclass={"build_ext": BuildExt},
 )
