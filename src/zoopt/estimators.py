@@ -32,7 +32,7 @@ from zoopt._validation import (
     check_point,
     check_positive_float,
 )
-from zoopt.random import DISTRIBUTIONS, _check_step, _Stream, key_from_rng
+from zoopt.random import _DISTRIBUTIONS, _check_step, _Stream, key_from_rng
 
 __all__ = ["grad"]
 
@@ -262,7 +262,7 @@ def grad(fun: Callable[..., Any], x: Any, *, method: str = "central", dist: str 
     fun = check_callable(fun, "fun", caller)
     x = check_point(x, "x", caller)
     method = check_choice(method, "method", caller, METHODS)
-    dist = check_choice(dist, "dist", caller, DISTRIBUTIONS)
+    dist = check_choice(dist, "dist", caller, _DISTRIBUTIONS)
     sigma = check_positive_float(sigma, "sigma", caller)
     n_dirs = check_int(n_dirs, "n_dirs", caller, low=1, high=(1 << 32) - 1)
     if batch_size is not None:

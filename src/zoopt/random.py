@@ -79,7 +79,7 @@ KIND_RADEMACHER = 2
 _MAX_STEP = (1 << 56) - 1
 _DIST_CODES = {"normal": 0, "rademacher": 1, "sphere": 0}  # kernel transform ids
 _DIST_KINDS = {"normal": KIND_NORMAL, "rademacher": KIND_RADEMACHER, "sphere": KIND_NORMAL}
-DISTRIBUTIONS = ("normal", "rademacher", "sphere")
+_DISTRIBUTIONS = ("normal", "rademacher", "sphere")
 
 
 def key_from_rng(rng: Any, caller: str = "key_from_rng") -> np.ndarray:
@@ -293,7 +293,7 @@ def directions(n_dirs: int, d: int, *, dist: str = "normal", rng: Any = None, st
     caller = "directions"
     n_dirs = check_int(n_dirs, "n_dirs", caller, low=1, high=(1 << 32) - 1)
     d = check_int(d, "d", caller, low=1)
-    dist = check_choice(dist, "dist", caller, DISTRIBUTIONS)
+    dist = check_choice(dist, "dist", caller, _DISTRIBUTIONS)
     step = _check_step(step, caller)
     dt = check_float_dtype(dtype, "dtype", caller)
     start = check_int(start, "start", caller, low=0)
