@@ -82,6 +82,12 @@ extensions = [
         include_dirs=["src_cy"],
         depends=["src_cy/zoopt_streams.h"],
     ),
+    Extension(
+        "zoopt._cy.policy",
+        ["src_cy/policy.pyx"],
+        include_dirs=["src_cy"],
+        depends=["src_cy/zoopt_streams.h"],
+    ),
 ]
 
 setup(

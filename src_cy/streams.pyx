@@ -8,7 +8,7 @@ threads or on how the caller splits the directions into chunks.
 """
 from cython.parallel cimport parallel, prange
 from libc.stdint cimport int64_t, uint32_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 
 from cython cimport floating
 
@@ -22,6 +22,8 @@ cdef extern from "zoopt_streams.h" nogil:
     void zo_gen_f64(int dist, uint32_t k0, uint32_t k1, uint32_t dir,
                     uint32_t c2, uint32_t c3, int64_t j0, int64_t n,
                     double *out)
+    void zo_gen_gumbel_f32(uint32_t k0, uint32_t k1, uint32_t dir, uint32_t c2,
+                           uint32_t c3, int64_t j0, int64_t n, float *out)
 
 cdef extern from *:
     """
@@ -38,6 +40,21 @@ cdef extern from *:
     int zo_has_openmp() nogil
 
 TILE = ZO_TILE
+
+
+cdef int *_flag() except NULL:
+    cdef int *flag = <int *> calloc(1, sizeof(int))
+    if flag == NULL:
+        raise MemoryError()
+    return flag
+
+
+cdef int _check_flag(int *flag) except -1:
+    cdef int bad = flag[0]
+    free(flag)
+    if bad:
+        raise MemoryError("zoopt: a kernel could not allocate its tile buffer")
+    return 0
 
 
 def max_threads():
@@ -89,15 +106,16 @@ def fill(const floating[::1] scale, floating[:, ::1] out, int dist,
                 out[r, j] = out[r, j] * s
 
 
-def perturb(const floating[::1] x, floating sigma, const floating[::1] scale,
-            floating[:, ::1] out, int dist, uint32_t k0, uint32_t k1,
-            uint32_t c2, uint32_t c3, uint32_t i0, bint antithetic,
-            int n_threads):
+def perturb(const floating[::1] x, floating sigma, const floating[::1] sigma_vec,
+            const floating[::1] scale, floating[:, ::1] out, int dist,
+            uint32_t k0, uint32_t k1, uint32_t c2, uint32_t c3, uint32_t i0,
+            bint antithetic, int n_threads):
     """Probes ``x + sigma * v_i`` (and ``x - sigma * v_i`` right after each
     when ``antithetic``) for the directions ``i0, i0 + 1, ...``.
 
-    ``v_i = u_i * scale[i - i0]`` when ``scale`` is given, else ``u_i``; the
-    product ``sigma * v`` is rounded once and added or subtracted.
+    ``v_i = u_i * scale[i - i0]`` when ``scale`` is given, else ``u_i``;
+    ``sigma_vec[j]`` replaces ``sigma`` when given (one step per coordinate).
+    The product ``sigma * v`` is rounded once and added or subtracted.
     """
     cdef Py_ssize_t rows = out.shape[0], d = out.shape[1]
     cdef Py_ssize_t per = 2 if antithetic else 1
@@ -105,11 +123,16 @@ def perturb(const floating[::1] x, floating sigma, const floating[::1] scale,
     cdef Py_ssize_t ntiles = (d + ZO_TILE - 1) // ZO_TILE
     cdef Py_ssize_t item, r, t, j, j0, m
     cdef bint scaled = scale.shape[0] > 0
-    cdef floating s, step
+    cdef bint per_coord = sigma_vec.shape[0] > 0
+    cdef floating s
     cdef floating *buf
+    cdef int *failed = _flag()
     with nogil, parallel(num_threads=n_threads):
         buf = <floating *> malloc(ZO_TILE * sizeof(floating))
         for item in prange(n * ntiles, schedule="static"):
+            if buf == NULL:
+                failed[0] = 1
+                continue
             r = item // ntiles
             t = item - r * ntiles
             j0 = t * ZO_TILE
@@ -119,36 +142,50 @@ def perturb(const floating[::1] x, floating sigma, const floating[::1] scale,
                 s = scale[r]
                 for j in range(m):
                     buf[j] = buf[j] * s
+            if per_coord:
+                for j in range(m):
+                    buf[j] = sigma_vec[j0 + j] * buf[j]
+            else:
+                for j in range(m):
+                    buf[j] = sigma * buf[j]
             if antithetic:
                 for j in range(m):
-                    step = sigma * buf[j]
+                    step = buf[j]
                     out[2 * r, j0 + j] = x[j0 + j] + step
                     out[2 * r + 1, j0 + j] = x[j0 + j] - step
             else:
                 for j in range(m):
-                    out[r, j0 + j] = x[j0 + j] + sigma * buf[j]
+                    out[r, j0 + j] = x[j0 + j] + buf[j]
         free(buf)
+    _check_flag(failed)
 
 
 def accumulate(const double[::1] w, const floating[::1] scale,
                double[::1] acc, int dist, uint32_t k0, uint32_t k1,
-               uint32_t c2, uint32_t c3, uint32_t i0, int n_threads):
-    """``acc += sum_i w[i] * v_{i0 + i}`` in float64, in the order of ``i``.
+               uint32_t c2, uint32_t c3, uint32_t i0, bint square, int n_threads):
+    """``acc += sum_i w[i] * v_{i0 + i}`` in float64, in the order of ``i``;
+    with ``square``, ``acc += sum_i w[i] * (v_{i0 + i}^2 - 1)`` (the score of
+    a Gaussian's log standard deviation).
 
     Threads own disjoint coordinate tiles and each tile runs through the
     directions in order, so the sum is the same for any thread count, and
-    calling this on consecutive chunks of directions equals one call.
+    calling this on consecutive chunks of directions equals one call.  Zero
+    weights are skipped.
     """
     cdef Py_ssize_t n = w.shape[0], d = acc.shape[0]
     cdef Py_ssize_t ntiles = (d + ZO_TILE - 1) // ZO_TILE
     cdef Py_ssize_t i, t, j, j0, m
     cdef bint scaled = scale.shape[0] > 0
     cdef floating s
-    cdef double wi
+    cdef double wi, v
     cdef floating *buf
+    cdef int *failed = _flag()
     with nogil, parallel(num_threads=n_threads):
         buf = <floating *> malloc(ZO_TILE * sizeof(floating))
         for t in prange(ntiles, schedule="static"):
+            if buf == NULL:
+                failed[0] = 1
+                continue
             j0 = t * ZO_TILE
             m = min(<Py_ssize_t>ZO_TILE, d - j0)
             for i in range(n):
@@ -159,11 +196,16 @@ def accumulate(const double[::1] w, const floating[::1] scale,
                 if scaled:
                     s = scale[i]
                     for j in range(m):
-                        acc[j0 + j] += wi * <double>(buf[j] * s)
+                        buf[j] = buf[j] * s
+                if square:
+                    for j in range(m):
+                        v = <double>buf[j]
+                        acc[j0 + j] += wi * (v * v - 1.0)
                 else:
                     for j in range(m):
                         acc[j0 + j] += wi * <double>buf[j]
         free(buf)
+    _check_flag(failed)
 
 
 def sq_norms(floating[::1] dtype_of, double[::1] out, Py_ssize_t d, int dist,
@@ -178,9 +220,13 @@ def sq_norms(floating[::1] dtype_of, double[::1] out, Py_ssize_t d, int dist,
     cdef Py_ssize_t i, t, j, j0, m
     cdef double total, v
     cdef floating *buf
+    cdef int *failed = _flag()
     with nogil, parallel(num_threads=n_threads):
         buf = <floating *> malloc(ZO_TILE * sizeof(floating))
         for i in prange(n, schedule="static"):
+            if buf == NULL:
+                failed[0] = 1
+                continue
             total = 0.0
             for t in range(ntiles):
                 j0 = t * ZO_TILE
@@ -191,3 +237,4 @@ def sq_norms(floating[::1] dtype_of, double[::1] out, Py_ssize_t d, int dist,
                     total = total + v * v
             out[i] = total
         free(buf)
+    _check_flag(failed)

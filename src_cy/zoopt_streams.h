@@ -352,6 +352,35 @@ static inline void zo_gen_f64(int dist, uint32_t k0, uint32_t k1, uint32_t dir,
         zo_gen_normal_f64(k0, k1, dir, c2, c3, j0, n, out);
 }
 
+/* Gumbel(0, 1) noise, float32, 4 values per block, 1 word each:
+ * g = -ln(-ln u) with u the open uniform of zo_u01_f32 (so g lies in
+ * [-2.8, 16.6]: uniforms on a 2^-24 grid). */
+ZO_INLINE float zo_gumbel_f32(uint32_t w) {
+    return -zo_log_f32(-zo_log_f32(zo_u01_f32(w)));
+}
+
+ZO_CLONES static void zo_gen_gumbel_f32(uint32_t k0, uint32_t k1, uint32_t dir,
+                                        uint32_t c2, uint32_t c3, int64_t j0,
+                                        int64_t n, float *out) {
+    const uint32_t b0 = (uint32_t)(j0 / 4);
+    const int64_t nfull = n / 4;
+    for (int64_t b = 0; b < nfull; b++) {
+        uint32_t x0 = b0 + (uint32_t)b, x1 = dir, x2 = c2, x3 = c3;
+        ZO_PHILOX10(x0, x1, x2, x3, k0, k1);
+        out[4 * b] = zo_gumbel_f32(x0);
+        out[4 * b + 1] = zo_gumbel_f32(x1);
+        out[4 * b + 2] = zo_gumbel_f32(x2);
+        out[4 * b + 3] = zo_gumbel_f32(x3);
+    }
+    int64_t rem = n - nfull * 4;
+    if (rem > 0) {
+        uint32_t x0 = b0 + (uint32_t)nfull, x1 = dir, x2 = c2, x3 = c3;
+        ZO_PHILOX10(x0, x1, x2, x3, k0, k1);
+        uint32_t w[4] = {x0, x1, x2, x3};
+        for (int64_t r = 0; r < rem; r++) out[4 * nfull + r] = zo_gumbel_f32(w[r]);
+    }
+}
+
 #endif /* !__CUDACC__ */
 
 #endif /* ZOOPT_STREAMS_H */

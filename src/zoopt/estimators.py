@@ -22,8 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from zoopt._engine import (
+    Evaluator,
+    probe_values,
+    replace_nonfinite,
+    rows_per_call,
+    weighted_sum,
+)
 from zoopt._result import EstimateInfo
-from zoopt._threads import get_num_threads
 from zoopt._validation import (
     check_bool,
     check_callable,
@@ -39,117 +45,21 @@ __all__ = ["grad"]
 METHODS = ("forward", "central", "coordinate")
 NAN_POLICIES = ("raise", "worst")
 
-# Default bound on the probe buffer: rows of one call to ``fun``.  16 MiB keeps
-# a batch in the last-level cache of common CPUs and the peak memory of an
-# estimate near ``x`` plus a few copies of it, whatever ``n_dirs`` is.
-_BATCH_BYTES = 16 << 20
-
 
 def _weights_forward(values: np.ndarray, fx: float | None, h: float) -> np.ndarray:
     assert fx is not None
-    return (values - fx) / h
+    return (values[:, 0] - fx) / h
 
 
 def _weights_central(values: np.ndarray, fx: float | None, h: float) -> np.ndarray:
     return (values[:, 0] - values[:, 1]) / (2.0 * h)
 
 
-# method -> (probes per direction, needs f(x), rule giving per-direction differences)
-_WEIGHT_RULES: dict[str, tuple[int, bool, Callable[..., np.ndarray]]] = {
-    "forward": (1, True, _weights_forward),
-    "central": (2, False, _weights_central),
+# method -> (antithetic probes, needs f(x), rule giving per-direction differences)
+_WEIGHT_RULES: dict[str, tuple[bool, bool, Callable[..., np.ndarray]]] = {
+    "forward": (False, True, _weights_forward),
+    "central": (True, False, _weights_central),
 }
-
-
-class _Evaluator:
-    """Calls the objective on probe batches and checks what comes back."""
-
-    def __init__(self, fun: Callable[..., Any], vectorized: bool, nan_policy: str,
-                 caller: str):
-        self.fun = fun
-        self.vectorized = vectorized
-        self.nan_policy = nan_policy
-        self.caller = caller
-        self.nfev = 0
-
-    def __call__(self, X: np.ndarray, first: int) -> np.ndarray:
-        """Values at the rows of X (probe indices ``first .. first + len(X) - 1``)."""
-        B = X.shape[0]
-        if self.vectorized:
-            raw = self._call(X, first, B)
-            vals = self._as_values(raw, B, first)
-        else:
-            vals = np.empty(B, dtype=np.float64)
-            for r in range(B):
-                vals[r] = self._as_scalar(self._call(X[r], first + r, 1), first + r)
-        self.nfev += B
-        if self.nan_policy == "raise" and not np.isfinite(vals).all():
-            bad = first + np.flatnonzero(~np.isfinite(vals))
-            raise ValueError(
-                f"The objective passed to {self.caller} returned non-finite values "
-                f"{vals[~np.isfinite(vals)][:3].tolist()} at probes {bad[:5].tolist()}. "
-                "Pass nan_policy='worst' to treat them as the worst value seen instead."
-            )
-        return vals
-
-    def _call(self, X: np.ndarray, first: int, B: int) -> Any:
-        try:
-            return self.fun(X)
-        except Exception as exc:
-            if hasattr(exc, "add_note"):
-                where = "f(x)" if first < 0 else f"probes {first}..{first + B - 1}"
-                exc.add_note(f"(raised while {self.caller} evaluated {where})")
-            raise
-
-    def _as_values(self, raw: Any, B: int, first: int) -> np.ndarray:
-        arr = np.asarray(raw)
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(
-                f"The objective passed to {self.caller} must return real numbers. "
-                f"Got dtype {arr.dtype} for probes {first}..{first + B - 1}."
-            )
-        if arr.shape != (B,):
-            raise ValueError(
-                f"The objective passed to {self.caller} must map a batch X of shape (B, d) "
-                f"to values of shape (B,) = ({B},). Got shape {arr.shape} instead "
-                "(for a function of one point, pass vectorized=False)."
-            )
-        return arr.astype(np.float64)
-
-    def _as_scalar(self, raw: Any, index: int) -> float:
-        arr = np.asarray(raw)
-        if arr.dtype.kind not in "biuf" or arr.size != 1:
-            raise TypeError(
-                f"The objective passed to {self.caller} with vectorized=False must return "
-                f"one real number per point. Got {arr.dtype} of shape {arr.shape} at "
-                f"probe {index}."
-            )
-        return float(arr.reshape(()))
-
-
-def _replace_nonfinite(values: np.ndarray, fx: float | None, caller: str):
-    """nan_policy='worst': non-finite values become the largest finite value
-    evaluated in the same estimate (the worst point seen, for minimization)."""
-    pool = values if fx is None else np.append(values.ravel(), fx)
-    finite = np.isfinite(pool)
-    if finite.all():
-        return values, fx
-    if not finite.any():
-        raise ValueError(
-            f"The objective passed to {caller} returned no finite value at any probe; "
-            "nan_policy='worst' needs at least one."
-        )
-    worst = float(pool[finite].max())
-    values = np.where(np.isfinite(values), values, worst)
-    if fx is not None and not np.isfinite(fx):
-        fx = worst
-    return values, fx
-
-
-def _rows_per_call(batch_size: int | None, d: int, itemsize: int, per: int) -> int:
-    if batch_size is None:
-        batch_size = max(1, _BATCH_BYTES // (d * itemsize))
-    return max(per, batch_size - batch_size % per)
 
 
 def grad(fun: Callable[..., Any], x: Any, *, method: str = "central", dist: str = "normal",
@@ -280,7 +190,7 @@ def grad(fun: Callable[..., Any], x: Any, *, method: str = "central", dist: str 
             f"The 'sigma' parameter of grad must be representable in {dtype}; "
             f"{sigma!r} rounds to 0."
         )
-    evaluate = _Evaluator(fun, vectorized, nan_policy, caller)
+    evaluate = Evaluator(fun, vectorized, nan_policy, caller)
 
     if method == "coordinate":
         g, values, fx = _coordinate(evaluate, x, h, batch_size, nan_policy, caller)
@@ -298,47 +208,26 @@ def grad(fun: Callable[..., Any], x: Any, *, method: str = "central", dist: str 
     return g, info
 
 
-def _random(evaluate: _Evaluator, x: np.ndarray, h: float, method: str, dist: str,
+def _random(evaluate: Evaluator, x: np.ndarray, h: float, method: str, dist: str,
             n: int, batch_size: int | None, key: np.ndarray, step: int, nan_policy: str,
             caller: str):
-    from zoopt._cy import streams
-
-    d = x.size
-    dtype = x.dtype
-    per, needs_fx, rule = _WEIGHT_RULES[method]
-    stream = _Stream(key, step, dist, dtype, d)
+    antithetic, needs_fx, rule = _WEIGHT_RULES[method]
+    stream = _Stream(key, step, dist, x.dtype, x.size)
     scale = stream.scales(0, n)
-    n_threads = get_num_threads()
-
-    fx = float(evaluate(x[None, :], -1)[0]) if needs_fx else None
-    rows = _rows_per_call(batch_size, d, dtype.itemsize, per)
-    per_call = rows // per
-    buf = np.empty((min(rows, n * per), d), dtype=dtype)
-    values = np.empty((n, per), dtype=np.float64)
-    sig = dtype.type(h)
-    for i0 in range(0, n, per_call):
-        m = min(per_call, n - i0)
-        out = buf[: m * per]
-        streams.perturb(x, sig, scale[i0 : i0 + m], out, stream.code, stream.k0, stream.k1,
-                        stream.c2, stream.c3, i0, per == 2, n_threads)
-        values[i0 : i0 + m] = evaluate(out, i0 * per).reshape(m, per)
-    del buf
-
+    fx = evaluate.center(x) if needs_fx else None
+    values = probe_values(evaluate, x, h, stream, scale, n, antithetic, batch_size)
     if nan_policy == "worst":
-        values, fx = _replace_nonfinite(values, fx, caller)
-    diffs = rule(values[:, 0] if per == 1 else values, fx, h)
-    w = diffs * ((d if dist == "sphere" else 1) / n)
-    acc = np.zeros(d, dtype=np.float64)
-    streams.accumulate(np.ascontiguousarray(w, dtype=np.float64), scale, acc, stream.code,
-                       stream.k0, stream.k1, stream.c2, stream.c3, 0, n_threads)
-    return acc.astype(dtype), (values[:, 0] if per == 1 else values), fx
+        values, fx = replace_nonfinite(values, fx, caller)
+    w = rule(values, fx, h) * ((x.size if dist == "sphere" else 1) / n)
+    g = weighted_sum(w, stream, scale)
+    return g.astype(x.dtype), (values if antithetic else values[:, 0]), fx
 
 
-def _coordinate(evaluate: _Evaluator, x: np.ndarray, h: float, batch_size: int | None,
+def _coordinate(evaluate: Evaluator, x: np.ndarray, h: float, batch_size: int | None,
                 nan_policy: str, caller: str):
     d = x.size
     dtype = x.dtype
-    rows = _rows_per_call(batch_size, d, dtype.itemsize, 2)
+    rows = rows_per_call(batch_size, d, dtype.itemsize, 2)
     per_call = rows // 2
     values = np.empty((d, 2), dtype=np.float64)
     # the actual distance between the two probes of axis j, as evaluated
@@ -353,6 +242,6 @@ def _coordinate(evaluate: _Evaluator, x: np.ndarray, h: float, batch_size: int |
         out[2 * idx + 1, j0 + idx] -= dtype.type(h)
         values[j0 : j0 + m] = evaluate(out, 2 * j0).reshape(m, 2)
     if nan_policy == "worst":
-        values, _ = _replace_nonfinite(values, None, caller)
+        values, _ = replace_nonfinite(values, None, caller)
     g = (values[:, 0] - values[:, 1]) / span
     return g.astype(dtype), values, None

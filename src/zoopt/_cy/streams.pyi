@@ -14,12 +14,12 @@ def fill(
     i0: int, n_threads: int,
 ) -> None: ...
 def perturb(
-    x: np.ndarray, sigma: Any, scale: np.ndarray, out: np.ndarray, dist: int, k0: int,
-    k1: int, c2: int, c3: int, i0: int, antithetic: bool, n_threads: int,
+    x: np.ndarray, sigma: Any, sigma_vec: np.ndarray, scale: np.ndarray, out: np.ndarray,
+    dist: int, k0: int, k1: int, c2: int, c3: int, i0: int, antithetic: bool, n_threads: int,
 ) -> None: ...
 def accumulate(
     w: np.ndarray, scale: np.ndarray, acc: np.ndarray, dist: int, k0: int, k1: int,
-    c2: int, c3: int, i0: int, n_threads: int,
+    c2: int, c3: int, i0: int, square: bool, n_threads: int,
 ) -> None: ...
 def sq_norms(
     dtype_of: np.ndarray, out: np.ndarray, d: int, dist: int, k0: int, k1: int, c2: int,

@@ -1,0 +1,159 @@
+"""The one shape of every estimator: probe, evaluate, weigh, sum.
+
+``probe_values`` builds probes ``x +- sigma * v_i`` chunk by chunk from the
+counter stream and evaluates them; a weight rule (in ``estimators`` or
+``policy``) turns the values into weights; ``weighted_sum`` returns
+``sum_i w_i v_i`` through the kernel that regenerates each ``v_i``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from zoopt._threads import get_num_threads
+from zoopt.random import _Stream
+
+__all__: list[str] = []
+
+# Default bound on the probe buffer: rows of one call to ``fun``.  16 MiB keeps
+# a batch in the last-level cache of common CPUs and the peak memory of an
+# estimate near ``x`` plus a few copies of it, whatever the number of directions.
+_BATCH_BYTES = 16 << 20
+
+
+class Evaluator:
+    """Calls the objective on probe batches and checks what comes back."""
+
+    def __init__(self, fun: Callable[..., Any], vectorized: bool, nan_policy: str,
+                 caller: str, shape: tuple[int, ...] | None = None):
+        self.fun = fun
+        self.vectorized = vectorized
+        self.nan_policy = nan_policy
+        self.caller = caller
+        self.shape = shape  # points are reshaped to this before the call
+        self.nfev = 0
+
+    def __call__(self, X: np.ndarray, first: int) -> np.ndarray:
+        """Values at the rows of X (probe indices ``first .. first + len(X) - 1``;
+        ``first < 0`` means the center point)."""
+        B = X.shape[0]
+        if self.vectorized:
+            arg = X if self.shape is None else X.reshape(B, *self.shape)
+            vals = self._as_values(self._call(arg, first, B), B, first)
+        else:
+            vals = np.empty(B, dtype=np.float64)
+            for r in range(B):
+                arg = X[r] if self.shape is None else X[r].reshape(self.shape)
+                vals[r] = self._as_scalar(self._call(arg, first + r, 1), first + r)
+        self.nfev += B
+        if self.nan_policy == "raise" and not np.isfinite(vals).all():
+            bad = np.flatnonzero(~np.isfinite(vals))
+            where = "f(x)" if first < 0 else f"probes {(first + bad)[:5].tolist()}"
+            raise ValueError(
+                f"The objective passed to {self.caller} returned non-finite values "
+                f"{vals[bad][:3].tolist()} at {where}. Pass nan_policy='worst' to treat "
+                "them as the worst value seen instead."
+            )
+        return vals
+
+    def _call(self, X: np.ndarray, first: int, B: int) -> Any:
+        try:
+            return self.fun(X)
+        except Exception as exc:
+            if hasattr(exc, "add_note"):
+                where = "f(x)" if first < 0 else f"probes {first}..{first + B - 1}"
+                exc.add_note(f"(raised while {self.caller} evaluated {where})")
+            raise
+
+    def _as_values(self, raw: Any, B: int, first: int) -> np.ndarray:
+        arr = np.asarray(raw)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(
+                f"The objective passed to {self.caller} must return real numbers. "
+                f"Got dtype {arr.dtype} for probes {first}..{first + B - 1}."
+            )
+        if arr.shape != (B,):
+            raise ValueError(
+                f"The objective passed to {self.caller} must map a batch X of shape (B, d) "
+                f"to values of shape (B,) = ({B},). Got shape {arr.shape} instead "
+                "(for a function of one point, pass vectorized=False)."
+            )
+        return arr.astype(np.float64)
+
+    def _as_scalar(self, raw: Any, index: int) -> float:
+        arr = np.asarray(raw)
+        if arr.dtype.kind not in "biuf" or arr.size != 1:
+            raise TypeError(
+                f"The objective passed to {self.caller} with vectorized=False must return "
+                f"one real number per point. Got {arr.dtype} of shape {arr.shape} at "
+                f"probe {index}."
+            )
+        return float(arr.reshape(()))
+
+    def center(self, x: np.ndarray) -> float:
+        return float(self(x[None, :], -1)[0])
+
+
+def replace_nonfinite(values: np.ndarray, fx: float | None, caller: str):
+    """nan_policy='worst': non-finite values become the largest finite value
+    evaluated in the same estimate (the worst point seen, for minimization)."""
+    pool = values.ravel() if fx is None else np.append(values.ravel(), fx)
+    finite = np.isfinite(pool)
+    if finite.all():
+        return values, fx
+    if not finite.any():
+        raise ValueError(
+            f"The objective passed to {caller} returned no finite value at any probe; "
+            "nan_policy='worst' needs at least one."
+        )
+    worst = float(pool[finite].max())
+    values = np.where(np.isfinite(values), values, worst)
+    if fx is not None and not np.isfinite(fx):
+        fx = worst
+    return values, fx
+
+
+def rows_per_call(batch_size: int | None, d: int, itemsize: int, per: int) -> int:
+    if batch_size is None:
+        batch_size = max(1, _BATCH_BYTES // (d * itemsize))
+    return max(per, batch_size - batch_size % per)
+
+
+def probe_values(evaluate: Evaluator, x: np.ndarray, sigma: float, stream: _Stream,
+                 scale: np.ndarray, n: int, antithetic: bool, batch_size: int | None,
+                 sigma_vec: np.ndarray | None = None) -> np.ndarray:
+    """Values at ``x + sigma v_i`` (column 0) and, if antithetic, ``x - sigma v_i``
+    (column 1) for directions ``i = 0 .. n - 1``: shape ``(n, 1 or 2)``."""
+    from zoopt._cy import streams
+
+    d, dtype = x.size, x.dtype
+    per = 2 if antithetic else 1
+    rows = rows_per_call(batch_size, d, dtype.itemsize, per)
+    per_call = rows // per
+    buf = np.empty((min(rows, n * per), d), dtype=dtype)
+    values = np.empty((n, per), dtype=np.float64)
+    sig = dtype.type(sigma)
+    svec = np.empty(0, dtype=dtype) if sigma_vec is None else sigma_vec
+    n_threads = get_num_threads()
+    for i0 in range(0, n, per_call):
+        m = min(per_call, n - i0)
+        out = buf[: m * per]
+        streams.perturb(x, sig, svec, scale[i0 : i0 + m], out, stream.code, stream.k0,
+                        stream.k1, stream.c2, stream.c3, i0, antithetic, n_threads)
+        values[i0 : i0 + m] = evaluate(out, i0 * per).reshape(m, per)
+    return values
+
+
+def weighted_sum(w: np.ndarray, stream: _Stream, scale: np.ndarray, *,
+                 square: bool = False) -> np.ndarray:
+    """``sum_i w_i v_i`` (or ``sum_i w_i (v_i^2 - 1)``) in float64, shape (d,)."""
+    from zoopt._cy import streams
+
+    acc = np.zeros(stream.d, dtype=np.float64)
+    streams.accumulate(np.ascontiguousarray(w, dtype=np.float64), scale, acc, stream.code,
+                       stream.k0, stream.k1, stream.c2, stream.c3, 0, square,
+                       get_num_threads())
+    return acc

@@ -1,0 +1,149 @@
+"""Kernels of the policy-gradient estimators: Gumbel-max sampling of labels
+from the counter streams, and the score-function sums.
+
+Python validates and allocates; these functions fill ``out``.  Each output
+element is owned by one thread and sums run in a fixed order, so results do
+not depend on the number of threads.
+"""
+from cython.parallel cimport parallel, prange
+from libc.math cimport exp
+from libc.stdint cimport int32_t, int64_t, uint32_t
+from libc.stdlib cimport calloc, free, malloc
+
+from cython cimport floating
+
+cdef extern from "zoopt_streams.h" nogil:
+    void zo_gen_gumbel_f32(uint32_t k0, uint32_t k1, uint32_t dir, uint32_t c2,
+                           uint32_t c3, int64_t j0, int64_t n, float *out)
+
+cdef enum:
+    # examples per tile; a multiple of 4 so that a tile starts on a Philox block
+    NT = 256
+
+
+cdef int *_flag() except NULL:
+    cdef int *flag = <int *> calloc(1, sizeof(int))
+    if flag == NULL:
+        raise MemoryError()
+    return flag
+
+
+cdef int _check_flag(int *flag) except -1:
+    cdef int bad = flag[0]
+    free(flag)
+    if bad:
+        raise MemoryError("zoopt: a kernel could not allocate its buffer")
+    return 0
+
+
+def gumbel_argmax(const floating[:, ::1] logits, double inv_tau,
+                  int32_t[:, ::1] out, uint32_t k0, uint32_t k1, uint32_t c2,
+                  uint32_t c3, int n_threads):
+    """``out[s, n] = argmax_c (logits[n, c] * inv_tau + G[s, n, c])``.
+
+    ``G[s, n, c]`` is Gumbel noise from word ``(n C + c) % 4`` of block
+    ``(n C + c) // 4`` of counter row ``s``; the sum is taken in float64 and
+    the first maximum wins.
+    """
+    cdef Py_ssize_t N = logits.shape[0], C = logits.shape[1], S = out.shape[0]
+    cdef Py_ssize_t ntiles = (N + NT - 1) // NT
+    cdef Py_ssize_t item, s, t, n0, m, r, c, arg
+    cdef double best, v
+    cdef float *buf
+    cdef int *failed = _flag()
+    with nogil, parallel(num_threads=n_threads):
+        buf = <float *> malloc(NT * C * sizeof(float))
+        for item in prange(S * ntiles, schedule="static"):
+            if buf == NULL:
+                failed[0] = 1
+                continue
+            s = item // ntiles
+            t = item - s * ntiles
+            n0 = t * NT
+            m = min(<Py_ssize_t>NT, N - n0)
+            zo_gen_gumbel_f32(k0, k1, <uint32_t>s, c2, c3, n0 * C, m * C, buf)
+            for r in range(m):
+                best = <double>logits[n0 + r, 0] * inv_tau + <double>buf[r * C]
+                arg = 0
+                for c in range(1, C):
+                    v = <double>logits[n0 + r, c] * inv_tau + <double>buf[r * C + c]
+                    if v > best:
+                        best = v
+                        arg = c
+                out[s, n0 + r] = <int32_t>arg
+        free(buf)
+    _check_flag(failed)
+
+
+def categorical_score(const int32_t[:, ::1] labels, const double[:, ::1] adv,
+                      const double[:, ::1] probs, double scale,
+                      floating[:, ::1] out, int n_threads):
+    """``out[n, c] = scale * sum_s adv[s, n'] (1[labels[s, n] = c] - probs[n, c])``
+
+    with ``n' = n`` when ``adv`` has N columns (one advantage per example) and
+    ``n' = 0`` when it has one (one advantage per sample).  Sums over ``s`` run
+    in order in float64.
+    """
+    cdef Py_ssize_t S = labels.shape[0], N = labels.shape[1], C = probs.shape[1]
+    cdef bint per_example = adv.shape[1] > 1
+    cdef Py_ssize_t ntiles = (N + NT - 1) // NT
+    cdef Py_ssize_t t, s, n0, m, r, c
+    cdef double a
+    cdef double *acc
+    cdef double *tot
+    cdef int *failed = _flag()
+    with nogil, parallel(num_threads=n_threads):
+        acc = <double *> malloc(NT * C * sizeof(double))
+        tot = <double *> malloc(NT * sizeof(double))
+        for t in prange(ntiles, schedule="static"):
+            if acc == NULL or tot == NULL:
+                failed[0] = 1
+                continue
+            n0 = t * NT
+            m = min(<Py_ssize_t>NT, N - n0)
+            for r in range(m * C):
+                acc[r] = 0.0
+            for r in range(m):
+                tot[r] = 0.0
+            for s in range(S):
+                for r in range(m):
+                    a = adv[s, n0 + r] if per_example else adv[s, 0]
+                    tot[r] = tot[r] + a
+                    acc[r * C + labels[s, n0 + r]] += a
+            for r in range(m):
+                for c in range(C):
+                    out[n0 + r, c] = <floating>(
+                        scale * (acc[r * C + c] - probs[n0 + r, c] * tot[r]))
+        free(acc)
+        free(tot)
+    _check_flag(failed)
+
+
+def row_score(const floating[:, ::1] logits, const int64_t[::1] labels,
+              const double[::1] coef, floating[:, ::1] out, int n_threads):
+    """``out[r, v] = coef[r] * (1[v = labels[r]] - softmax(logits[r])_v)``.
+
+    The gradient of ``coef[r] * log softmax(logits[r])[labels[r]]`` with
+    respect to the logits; rows with ``coef[r] == 0`` are zero.  Softmax in
+    float64 with the row maximum subtracted.
+    """
+    cdef Py_ssize_t R = logits.shape[0], V = logits.shape[1]
+    cdef Py_ssize_t r, v
+    cdef double mx, total, cr
+    for r in prange(R, schedule="static", nogil=True, num_threads=n_threads):
+        cr = coef[r]
+        if cr == 0.0:
+            for v in range(V):
+                out[r, v] = 0
+            continue
+        mx = logits[r, 0]
+        for v in range(1, V):
+            if logits[r, v] > mx:
+                mx = logits[r, v]
+        total = 0.0
+        for v in range(V):
+            total = total + exp(<double>logits[r, v] - mx)
+        for v in range(V):
+            out[r, v] = <floating>(-cr * exp(<double>logits[r, v] - mx) / total)
+        out[r, labels[r]] = <floating>(
+            cr * (1.0 - exp(<double>logits[r, labels[r]] - mx) / total))
