@@ -248,3 +248,53 @@ def grad(f, x, key, *, method="central", dist="normal", sigma=1e-3, n_dirs=32, s
         diffs = (f(perturb(x, h, V, False)).astype(np.float64) - fx) / h
     w = diffs * ((x.size if dist == "sphere" else 1) / n_dirs)
     return accumulate(w, V).astype(dtype)
+
+
+# --------------------------------------------------------------------------
+# Policy kernels
+
+KIND_GUMBEL = 3
+
+
+def gumbel_f32(w):
+    """g = -ln(-ln u), float32, from words."""
+    return -log_f32(-log_f32(u01_f32(w)))
+
+
+def gumbel_argmax(logits, inv_tau, key, step, n_samples):
+    """Labels (S, N): argmax_c of logits * inv_tau + Gumbel noise, in float64."""
+    N, C = logits.shape
+    out = np.empty((n_samples, N), dtype=np.int32)
+    n_vals = N * C
+    for s in range(n_samples):
+        w = blocks(key, s, step, KIND_GUMBEL, -(-n_vals // 4)).ravel()[:n_vals]
+        g = gumbel_f32(w).astype(np.float64).reshape(N, C)
+        score = logits.astype(np.float64) * inv_tau + g
+        out[s] = score.argmax(axis=1)  # first maximum, as the kernel
+    return out
+
+
+def categorical_score(labels, adv, probs, scale, dtype):
+    """scale * sum_s adv[s, n'] (onehot(labels[s, n]) - probs[n]), sums in order of s."""
+    S, N = labels.shape
+    C = probs.shape[1]
+    acc = np.zeros((N, C))
+    tot = np.zeros(N)
+    rows = np.arange(N)
+    for s in range(S):
+        a = adv[s] if adv.shape[1] > 1 else np.full(N, adv[s, 0])
+        tot = tot + a
+        np.add.at(acc, (rows, labels[s]), a)
+    return (scale * (acc - probs * tot[:, None])).astype(dtype)
+
+
+def row_score(logits, labels, coef):
+    """coef[r] * (onehot(labels[r]) - softmax(logits[r])), softmax in float64."""
+    z = logits.astype(np.float64)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    onehot = np.zeros_like(p)
+    onehot[np.arange(len(labels)), labels] = 1.0
+    out = coef[:, None] * (onehot - p)
+    out[coef == 0] = 0.0
+    return out.astype(logits.dtype)

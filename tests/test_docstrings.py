@@ -5,10 +5,11 @@ import doctest
 import pytest
 
 import zoopt.estimators
+import zoopt.policy
 import zoopt.random
 
 
-@pytest.mark.parametrize("module", [zoopt.random, zoopt.estimators])
+@pytest.mark.parametrize("module", [zoopt.random, zoopt.estimators, zoopt.policy])
 def test_doctests(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0

@@ -2,13 +2,16 @@
 conscious change of this list and of the docs."""
 
 import zoopt
+import zoopt.policy
 import zoopt.random
 
 PUBLIC = {
-    "zoopt": {"EstimateInfo", "__version__", "get_num_threads", "grad", "random",
-              "set_num_threads"},
-    "zoopt.random": {"KIND_NORMAL", "KIND_RADEMACHER", "directions", "key_from_rng",
-                     "philox4x32"},
+    "zoopt": {"EstimateInfo", "PolicyInfo", "__version__", "get_num_threads", "grad",
+              "policy", "random", "set_num_threads"},
+    "zoopt.policy": {"categorical", "chain_linear", "gaussian", "output_space", "sequence",
+                     "shape"},
+    "zoopt.random": {"KIND_GUMBEL", "KIND_NORMAL", "KIND_RADEMACHER", "directions",
+                     "key_from_rng", "philox4x32"},
 }
 
 
@@ -19,6 +22,7 @@ def _public(module):
 def test_all_lists_exactly_the_public_names():
     assert set(zoopt.__all__) == PUBLIC["zoopt"]
     assert set(zoopt.random.__all__) == PUBLIC["zoopt.random"]
+    assert set(zoopt.policy.__all__) == PUBLIC["zoopt.policy"]
 
 
 def test_no_unlisted_public_names():
@@ -36,7 +40,7 @@ def test_no_unlisted_public_names():
 
 
 def test_every_public_callable_has_a_docstring():
-    for mod in (zoopt, zoopt.random):
+    for mod in (zoopt, zoopt.random, zoopt.policy):
         for name in mod.__all__:
             obj = getattr(mod, name)
             if callable(obj):

@@ -5,17 +5,19 @@ estimation (REINFORCE) as one family over counter-based random streams and
 compiled kernels.
 """
 
-from zoopt import random
-from zoopt._result import EstimateInfo
+from zoopt import policy, random
+from zoopt._result import EstimateInfo, PolicyInfo
 from zoopt._threads import get_num_threads, set_num_threads
 from zoopt._version import __version__
 from zoopt.estimators import grad
 
 __all__ = [
     "EstimateInfo",
+    "PolicyInfo",
     "__version__",
     "get_num_threads",
     "grad",
+    "policy",
     "random",
     "set_num_threads",
 ]

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EstimateInfo"]
+__all__ = ["EstimateInfo", "PolicyInfo"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,3 +51,42 @@ class EstimateInfo:
 
     def _asdict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True, eq=False)
+class PolicyInfo:
+    """What one policy-gradient estimate sampled and evaluated.
+
+    Attributes
+    ----------
+    nfev : int
+        Evaluations: objective points (:func:`~zoopt.policy.gaussian`) or
+        calls of ``reward`` per sample (:func:`~zoopt.policy.categorical`).
+    values : ndarray
+        Rewards or objective values of the samples: ``(n,)``, ``(n/2, 2)``
+        for antithetic pairs, ``(S,)`` or ``(S, N)`` for categorical.
+    baseline : ndarray
+        The baseline subtracted, broadcastable against ``values``.
+    n_samples, step : int
+        Samples drawn and step counter of the stream.
+    fx : float or None
+        ``fun(mean)`` when the baseline needed it.
+    samples : ndarray or None
+        Sampled labels ``(S, N)`` (categorical).
+    greedy : ndarray or None
+        Reward of the argmax labels (``baseline="greedy"``).
+    """
+
+    nfev: int
+    values: np.ndarray
+    baseline: np.ndarray
+    n_samples: int
+    step: int
+    fx: float | None = None
+    samples: np.ndarray | None = None
+    greedy: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        shp = getattr(self.values, "shape", None)
+        return (f"PolicyInfo(nfev={self.nfev}, values=<array {shp}>, "
+                f"n_samples={self.n_samples}, step={self.step}, fx={self.fx!r})")

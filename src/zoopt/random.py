@@ -27,8 +27,10 @@ c3    kind of draw in bits 24..31; step bits 32..55 in bits 0..23
 ====  ===================================================================
 
 Kinds of draw: ``1`` normal (also the source of ``"sphere"`` directions),
-``2`` Rademacher.  Other kinds are reserved for other draws (sampled labels,
-tokens) so that no two uses share numbers.
+``2`` Rademacher, ``3`` Gumbel noise for sampled labels
+(:func:`zoopt.policy.categorical`: c0 is the block of the flattened index
+``n C + c`` of example ``n`` and class ``c``, c1 the sample).  Other kinds are
+reserved so that no two uses share numbers.
 
 Transforms (words -> values)
 ----------------------------
@@ -42,6 +44,8 @@ top 52 bits of ``(w0 << 32 | w1)`` and ``t`` likewise from (w2, w3).
 *rademacher* -- 128 coordinates per block, 1 bit each: coordinate
 ``128 c0 + r`` is ``+1`` if bit ``r % 32`` of word ``r // 32`` is 0, else ``-1``
 (identical in float32 and float64).
+*gumbel* -- 4 values per block, 1 word each: ``g = -ln(-ln u)`` with the
+float32 open uniform ``u`` above (so ``g`` lies in [-2.8, 16.6]).
 *sphere* -- the normal direction divided by its norm:
 ``v = u * (1 / sqrt(sum_j u_j^2))``, the sum of squares taken in float64 in
 coordinate order, the inverse norm rounded to the dtype before multiplying.
@@ -71,10 +75,12 @@ import numpy as np
 from zoopt._threads import get_num_threads
 from zoopt._validation import check_choice, check_float_dtype, check_int
 
-__all__ = ["KIND_NORMAL", "KIND_RADEMACHER", "directions", "key_from_rng", "philox4x32"]
+__all__ = ["KIND_GUMBEL", "KIND_NORMAL", "KIND_RADEMACHER", "directions", "key_from_rng",
+           "philox4x32"]
 
 KIND_NORMAL = 1
 KIND_RADEMACHER = 2
+KIND_GUMBEL = 3
 
 _MAX_STEP = (1 << 56) - 1
 _DIST_CODES = {"normal": 0, "rademacher": 1, "sphere": 0}  # kernel transform ids
