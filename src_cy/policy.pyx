@@ -13,8 +13,9 @@ from libc.stdlib cimport calloc, free, malloc
 from cython cimport floating
 
 cdef extern from "zoopt_streams.h" nogil:
-    void zo_gen_gumbel_f32(uint32_t k0, uint32_t k1, uint32_t dir, uint32_t c2,
-                           uint32_t c3, int64_t j0, int64_t n, float *out)
+    void zo_gen_exp1_f32(uint32_t k0, uint32_t k1, uint32_t dir, uint32_t c2,
+                         uint32_t c3, int64_t j0, int64_t n, float *out)
+    double zo_exp_f64(double x)
 
 cdef enum:
     # examples per tile; a multiple of 4 so that a tile starts on a Philox block
@@ -36,16 +37,29 @@ cdef int _check_flag(int *flag) except -1:
     return 0
 
 
-def gumbel_argmax(const floating[:, ::1] logits, double inv_tau,
-                  int32_t[:, ::1] out, uint32_t k0, uint32_t k1, uint32_t c2,
-                  uint32_t c3, int n_threads):
-    """``out[s, n] = argmax_c (logits[n, c] * inv_tau + G[s, n, c])``.
+def race_weights(const floating[:, ::1] logits, double inv_tau, double[:, ::1] out,
+                 int n_threads):
+    """``out[n, c] = exp((max_c' logits[n, c'] - logits[n, c]) * inv_tau)``, in [1, inf]."""
+    cdef Py_ssize_t N = logits.shape[0], C = logits.shape[1], n, c
+    cdef double mx
+    for n in prange(N, schedule="static", nogil=True, num_threads=n_threads):
+        mx = logits[n, 0]
+        for c in range(1, C):
+            if logits[n, c] > mx:
+                mx = logits[n, c]
+        for c in range(C):
+            out[n, c] = zo_exp_f64((mx - <double>logits[n, c]) * inv_tau)
 
-    ``G[s, n, c]`` is Gumbel noise from word ``(n C + c) % 4`` of block
-    ``(n C + c) // 4`` of counter row ``s``; the sum is taken in float64 and
-    the first maximum wins.
+
+def gumbel_argmax(const double[:, ::1] weights, int32_t[:, ::1] out, uint32_t k0,
+                  uint32_t k1, uint32_t c2, uint32_t c3, int n_threads):
+    """``out[s, n] = argmin_c E[s, n, c] * weights[n, c]`` (first minimum wins):
+    the Gumbel-max sample in its exponential-race form.
+
+    ``E[s, n, c]`` is Exp(1) noise from word ``(n C + c) % 4`` of block
+    ``(n C + c) // 4`` of counter row ``s``; the product is taken in float64.
     """
-    cdef Py_ssize_t N = logits.shape[0], C = logits.shape[1], S = out.shape[0]
+    cdef Py_ssize_t N = weights.shape[0], C = weights.shape[1], S = out.shape[0]
     cdef Py_ssize_t ntiles = (N + NT - 1) // NT
     cdef Py_ssize_t item, s, t, n0, m, r, c, arg
     cdef double best, v
@@ -61,15 +75,15 @@ def gumbel_argmax(const floating[:, ::1] logits, double inv_tau,
             t = item - s * ntiles
             n0 = t * NT
             m = min(<Py_ssize_t>NT, N - n0)
-            zo_gen_gumbel_f32(k0, k1, <uint32_t>s, c2, c3, n0 * C, m * C, buf)
+            zo_gen_exp1_f32(k0, k1, <uint32_t>s, c2, c3, n0 * C, m * C, buf)
             for r in range(m):
-                best = <double>logits[n0 + r, 0] * inv_tau + <double>buf[r * C]
+                best = <double>buf[r * C] * weights[n0 + r, 0]
                 arg = 0
                 for c in range(1, C):
-                    v = <double>logits[n0 + r, c] * inv_tau + <double>buf[r * C + c]
-                    if v > best:
-                        best = v
-                        arg = c
+                    v = <double>buf[r * C + c] * weights[n0 + r, c]
+                    # branch-free select: the winner is rarely predictable
+                    arg = c if v < best else arg
+                    best = v if v < best else best
                 out[s, n0 + r] = <int32_t>arg
         free(buf)
     _check_flag(failed)

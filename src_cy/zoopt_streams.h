@@ -25,6 +25,7 @@
 #define ZOOPT_STREAMS_H
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__CUDACC__)
@@ -159,6 +160,34 @@ ZO_INLINE double zo_log_f64(double x) {
            (fe * 1.90821492927058770002e-10 + 2.0 * s + 2.0 * s * (z * p));
 }
 
+/* e^x in float64: x = k ln 2 + r with |r| <= ln(2)/2, Taylor series of e^r
+ * to degree 13 (truncation below 4e-18), times 2^k from bits.  Overflow gives
+ * +inf, underflow 0 (no subnormal results). */
+ZO_INLINE double zo_exp_f64(double x) {
+    if (x != x) return x;
+    if (x > 709.0) return __builtin_inf();
+    if (x < -708.0) return 0.0;
+    double kd = __builtin_floor(x * 1.44269504088896340736 + 0.5);
+    int32_t k = (int32_t)kd;
+    /* ln 2 = LN2_HI + LN2_LO, LN2_HI with 32 significant bits so kd * LN2_HI is exact */
+    double r = (x - kd * 6.93147180369123816490e-01) - kd * 1.90821492927058770002e-10;
+    double p = 1.0 / 6227020800.0;          /* 1/13! */
+    p = 1.0 / 479001600.0 + r * p;
+    p = 1.0 / 39916800.0 + r * p;
+    p = 1.0 / 3628800.0 + r * p;
+    p = 1.0 / 362880.0 + r * p;
+    p = 1.0 / 40320.0 + r * p;
+    p = 1.0 / 5040.0 + r * p;
+    p = 1.0 / 720.0 + r * p;
+    p = 1.0 / 120.0 + r * p;
+    p = 1.0 / 24.0 + r * p;
+    p = 1.0 / 6.0 + r * p;
+    p = 0.5 + r * p;
+    p = 1.0 + r * p;
+    p = 1.0 + r * p;
+    return p * zo_bits_to_f64((uint64_t)(k + 1023) << 52);
+}
+
 /* cos and sin of 2*pi*t for t in [0, 1): quadrant q = round(4t), the
  * remainder y = t - q/4 in [-1/8, 1/8] is exact, a = 2*pi*y in [-pi/4, pi/4]. */
 ZO_INLINE void zo_cossin2pi_f32(float t, float *c, float *s) {
@@ -258,54 +287,210 @@ ZO_INLINE void zo_box_muller_f64(uint32_t w0, uint32_t w1, uint32_t w2,
 
 #if !defined(__CUDACC__)
 
-ZO_CLONES static void zo_gen_normal_f32(uint32_t k0, uint32_t k1, uint32_t dir,
-                                        uint32_t c2, uint32_t c3, int64_t j0,
-                                        int64_t n, float *out) {
-    const uint32_t b0 = (uint32_t)(j0 / ZO_PER_BLOCK_NORMAL_F32);
-    const int64_t nfull = n / ZO_PER_BLOCK_NORMAL_F32;
-    for (int64_t b = 0; b < nfull; b++) {
-        uint32_t x0 = b0 + (uint32_t)b, x1 = dir, x2 = c2, x3 = c3;
+/* ---------------------------------------------------------------------- */
+/* Philox over consecutive blocks, in struct-of-arrays form:               */
+/* block b of the run has counter (c0 + b, c1, c2, c3); o_r[b] is word r.   */
+/* Compilers vectorize the widening 32x32->64 multiply poorly, so x86-64    */
+/* gets explicit AVX-512 and AVX2 versions (16 and 8 blocks per vector);    */
+/* integer arithmetic is exact, so every version gives the same words.      */
+
+static void zo_philox_blocks_scalar(uint32_t k0, uint32_t k1, uint32_t c0,
+                                    uint32_t c1, uint32_t c2, uint32_t c3,
+                                    int64_t nb, uint32_t *o0, uint32_t *o1,
+                                    uint32_t *o2, uint32_t *o3) {
+    for (int64_t b = 0; b < nb; b++) {
+        uint32_t x0 = c0 + (uint32_t)b, x1 = c1, x2 = c2, x3 = c3;
         ZO_PHILOX10(x0, x1, x2, x3, k0, k1);
+        o0[b] = x0; o1[b] = x1; o2[b] = x2; o3[b] = x3;
+    }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(ZOOPT_NO_CLONES)
+#include <immintrin.h>
+#define ZO_HAVE_SIMD_PHILOX 1
+
+__attribute__((target("avx512f")))
+static void zo_philox_blocks_avx512(uint32_t k0, uint32_t k1, uint32_t c0,
+                                    uint32_t c1, uint32_t c2, uint32_t c3,
+                                    int64_t nb, uint32_t *o0, uint32_t *o1,
+                                    uint32_t *o2, uint32_t *o3) {
+    const __m512i m0 = _mm512_set1_epi64((long long)ZO_PHILOX_M0);
+    const __m512i m1 = _mm512_set1_epi64((long long)ZO_PHILOX_M1);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+                                           12, 13, 14, 15);
+    __m512i ka[10], kb[10];
+    uint32_t a = k0, bk = k1;
+    for (int r = 0; r < 10; r++) {
+        ka[r] = _mm512_set1_epi32((int)a);
+        kb[r] = _mm512_set1_epi32((int)bk);
+        a += ZO_PHILOX_W0;
+        bk += ZO_PHILOX_W1;
+    }
+    int64_t b = 0;
+    for (; b + 16 <= nb; b += 16) {
+        __m512i x0 = _mm512_add_epi32(_mm512_set1_epi32((int)(c0 + (uint32_t)b)), lane);
+        __m512i x1 = _mm512_set1_epi32((int)c1);
+        __m512i x2 = _mm512_set1_epi32((int)c2);
+        __m512i x3 = _mm512_set1_epi32((int)c3);
+        for (int r = 0; r < 10; r++) {
+            /* 64-bit products of the even and odd 32-bit lanes */
+            __m512i pe0 = _mm512_mul_epu32(x0, m0);
+            __m512i po0 = _mm512_mul_epu32(_mm512_srli_epi64(x0, 32), m0);
+            __m512i pe1 = _mm512_mul_epu32(x2, m1);
+            __m512i po1 = _mm512_mul_epu32(_mm512_srli_epi64(x2, 32), m1);
+            __m512i hi0 = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe0, 32), po0);
+            __m512i lo0 = _mm512_mask_blend_epi32(0xAAAA, pe0, _mm512_slli_epi64(po0, 32));
+            __m512i hi1 = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe1, 32), po1);
+            __m512i lo1 = _mm512_mask_blend_epi32(0xAAAA, pe1, _mm512_slli_epi64(po1, 32));
+            x0 = _mm512_xor_si512(_mm512_xor_si512(hi1, x1), ka[r]);
+            x2 = _mm512_xor_si512(_mm512_xor_si512(hi0, x3), kb[r]);
+            x1 = lo1;
+            x3 = lo0;
+        }
+        _mm512_storeu_si512((void *)(o0 + b), x0);
+        _mm512_storeu_si512((void *)(o1 + b), x1);
+        _mm512_storeu_si512((void *)(o2 + b), x2);
+        _mm512_storeu_si512((void *)(o3 + b), x3);
+    }
+    zo_philox_blocks_scalar(k0, k1, c0 + (uint32_t)b, c1, c2, c3, nb - b, o0 + b,
+                            o1 + b, o2 + b, o3 + b);
+}
+
+__attribute__((target("avx2")))
+static void zo_philox_blocks_avx2(uint32_t k0, uint32_t k1, uint32_t c0,
+                                  uint32_t c1, uint32_t c2, uint32_t c3,
+                                  int64_t nb, uint32_t *o0, uint32_t *o1,
+                                  uint32_t *o2, uint32_t *o3) {
+    const __m256i m0 = _mm256_set1_epi64x((long long)ZO_PHILOX_M0);
+    const __m256i m1 = _mm256_set1_epi64x((long long)ZO_PHILOX_M1);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i ka[10], kb[10];
+    uint32_t a = k0, bk = k1;
+    for (int r = 0; r < 10; r++) {
+        ka[r] = _mm256_set1_epi32((int)a);
+        kb[r] = _mm256_set1_epi32((int)bk);
+        a += ZO_PHILOX_W0;
+        bk += ZO_PHILOX_W1;
+    }
+    int64_t b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        __m256i x0 = _mm256_add_epi32(_mm256_set1_epi32((int)(c0 + (uint32_t)b)), lane);
+        __m256i x1 = _mm256_set1_epi32((int)c1);
+        __m256i x2 = _mm256_set1_epi32((int)c2);
+        __m256i x3 = _mm256_set1_epi32((int)c3);
+        for (int r = 0; r < 10; r++) {
+            __m256i pe0 = _mm256_mul_epu32(x0, m0);
+            __m256i po0 = _mm256_mul_epu32(_mm256_srli_epi64(x0, 32), m0);
+            __m256i pe1 = _mm256_mul_epu32(x2, m1);
+            __m256i po1 = _mm256_mul_epu32(_mm256_srli_epi64(x2, 32), m1);
+            __m256i hi0 = _mm256_blend_epi32(_mm256_srli_epi64(pe0, 32), po0, 0xAA);
+            __m256i lo0 = _mm256_blend_epi32(pe0, _mm256_slli_epi64(po0, 32), 0xAA);
+            __m256i hi1 = _mm256_blend_epi32(_mm256_srli_epi64(pe1, 32), po1, 0xAA);
+            __m256i lo1 = _mm256_blend_epi32(pe1, _mm256_slli_epi64(po1, 32), 0xAA);
+            x0 = _mm256_xor_si256(_mm256_xor_si256(hi1, x1), ka[r]);
+            x2 = _mm256_xor_si256(_mm256_xor_si256(hi0, x3), kb[r]);
+            x1 = lo1;
+            x3 = lo0;
+        }
+        _mm256_storeu_si256((__m256i *)(o0 + b), x0);
+        _mm256_storeu_si256((__m256i *)(o1 + b), x1);
+        _mm256_storeu_si256((__m256i *)(o2 + b), x2);
+        _mm256_storeu_si256((__m256i *)(o3 + b), x3);
+    }
+    zo_philox_blocks_scalar(k0, k1, c0 + (uint32_t)b, c1, c2, c3, nb - b, o0 + b,
+                            o1 + b, o2 + b, o3 + b);
+}
+
+/* 0 scalar, 1 AVX2, 2 AVX-512F; ZOOPT_SIMD=scalar|avx2 caps it (for tests). */
+static int zo_simd_level(void) {
+    static int level = -1;
+    if (level < 0) {
+        int l = 0;
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx2")) l = 1;
+        if (__builtin_cpu_supports("avx512f")) l = 2;
+        const char *cap = getenv("ZOOPT_SIMD");
+        if (cap && strncmp(cap, "scalar", 6) == 0) l = 0;
+        else if (cap && strncmp(cap, "avx2", 4) == 0 && l > 1) l = 1;
+        level = l;
+    }
+    return level;
+}
+#endif
+
+static inline void zo_philox_blocks(uint32_t k0, uint32_t k1, uint32_t c0, uint32_t c1,
+                                    uint32_t c2, uint32_t c3, int64_t nb, uint32_t *o0,
+                                    uint32_t *o1, uint32_t *o2, uint32_t *o3) {
+#ifdef ZO_HAVE_SIMD_PHILOX
+    int level = zo_simd_level();
+    if (level == 2) {
+        zo_philox_blocks_avx512(k0, k1, c0, c1, c2, c3, nb, o0, o1, o2, o3);
+        return;
+    }
+    if (level == 1) {
+        zo_philox_blocks_avx2(k0, k1, c0, c1, c2, c3, nb, o0, o1, o2, o3);
+        return;
+    }
+#endif
+    zo_philox_blocks_scalar(k0, k1, c0, c1, c2, c3, nb, o0, o1, o2, o3);
+}
+
+/* Blocks per pass of the generators below (their stack buffers). */
+#define ZO_PASS_BLOCKS 256
+
+/* Transforms over SoA words: values out[per*b + r] for b < nb. */
+ZO_CLONES static void zo_normal_f32_from(int64_t nb, const uint32_t *w0,
+                                         const uint32_t *w1, const uint32_t *w2,
+                                         const uint32_t *w3, float *out) {
+    for (int64_t b = 0; b < nb; b++) {
         float z0, z1, z2, z3;
-        zo_box_muller_f32(x0, x1, &z0, &z1);
-        zo_box_muller_f32(x2, x3, &z2, &z3);
+        zo_box_muller_f32(w0[b], w1[b], &z0, &z1);
+        zo_box_muller_f32(w2[b], w3[b], &z2, &z3);
         out[4 * b] = z0;
         out[4 * b + 1] = z1;
         out[4 * b + 2] = z2;
         out[4 * b + 3] = z3;
     }
-    int64_t rem = n - nfull * ZO_PER_BLOCK_NORMAL_F32;
-    if (rem > 0) {
-        uint32_t x0 = b0 + (uint32_t)nfull, x1 = dir, x2 = c2, x3 = c3;
-        ZO_PHILOX10(x0, x1, x2, x3, k0, k1);
-        float z[4];
-        zo_box_muller_f32(x0, x1, &z[0], &z[1]);
-        zo_box_muller_f32(x2, x3, &z[2], &z[3]);
-        for (int64_t r = 0; r < rem; r++) out[4 * nfull + r] = z[r];
-    }
 }
 
-ZO_CLONES static void zo_gen_normal_f64(uint32_t k0, uint32_t k1, uint32_t dir,
-                                        uint32_t c2, uint32_t c3, int64_t j0,
-                                        int64_t n, double *out) {
-    const uint32_t b0 = (uint32_t)(j0 / ZO_PER_BLOCK_NORMAL_F64);
-    const int64_t nfull = n / ZO_PER_BLOCK_NORMAL_F64;
-    for (int64_t b = 0; b < nfull; b++) {
-        uint32_t x0 = b0 + (uint32_t)b, x1 = dir, x2 = c2, x3 = c3;
-        ZO_PHILOX10(x0, x1, x2, x3, k0, k1);
+ZO_CLONES static void zo_normal_f64_from(int64_t nb, const uint32_t *w0,
+                                         const uint32_t *w1, const uint32_t *w2,
+                                         const uint32_t *w3, double *out) {
+    for (int64_t b = 0; b < nb; b++) {
         double z0, z1;
-        zo_box_muller_f64(x0, x1, x2, x3, &z0, &z1);
+        zo_box_muller_f64(w0[b], w1[b], w2[b], w3[b], &z0, &z1);
         out[2 * b] = z0;
         out[2 * b + 1] = z1;
     }
-    if (n - nfull * ZO_PER_BLOCK_NORMAL_F64 > 0) {
-        uint32_t x0 = b0 + (uint32_t)nfull, x1 = dir, x2 = c2, x3 = c3;
-        ZO_PHILOX10(x0, x1, x2, x3, k0, k1);
-        double z0, z1;
-        zo_box_muller_f64(x0, x1, x2, x3, &z0, &z1);
-        out[2 * nfull] = z0;
-    }
 }
+
+/* Generic driver: values [j0, j0 + n) of one direction, PER values per block,
+ * through FROM; j0 must be a multiple of PER. */
+#define ZO_DRIVER(NAME, T, PER, FROM)                                          \
+    static void NAME(uint32_t k0, uint32_t k1, uint32_t dir, uint32_t c2,      \
+                     uint32_t c3, int64_t j0, int64_t n, T *out) {             \
+        uint32_t w0[ZO_PASS_BLOCKS], w1[ZO_PASS_BLOCKS], w2[ZO_PASS_BLOCKS],   \
+            w3[ZO_PASS_BLOCKS];                                                \
+        T tail[PER];                                                           \
+        uint32_t b0 = (uint32_t)(j0 / (PER));                                  \
+        int64_t nfull = n / (PER);                                             \
+        for (int64_t b = 0; b < nfull; b += ZO_PASS_BLOCKS) {                  \
+            int64_t m = nfull - b < ZO_PASS_BLOCKS ? nfull - b : ZO_PASS_BLOCKS; \
+            zo_philox_blocks(k0, k1, b0 + (uint32_t)b, dir, c2, c3, m, w0, w1, \
+                             w2, w3);                                          \
+            FROM(m, w0, w1, w2, w3, out + (PER) * b);                          \
+        }                                                                      \
+        int64_t rem = n - nfull * (PER);                                       \
+        if (rem > 0) {                                                         \
+            zo_philox_blocks(k0, k1, b0 + (uint32_t)nfull, dir, c2, c3, 1, w0, \
+                             w1, w2, w3);                                      \
+            FROM(1, w0, w1, w2, w3, tail);                                     \
+            for (int64_t r = 0; r < rem; r++) out[(PER) * nfull + r] = tail[r]; \
+        }                                                                      \
+    }
+
+ZO_DRIVER(zo_gen_normal_f32, float, ZO_PER_BLOCK_NORMAL_F32, zo_normal_f32_from)
+ZO_DRIVER(zo_gen_normal_f64, double, ZO_PER_BLOCK_NORMAL_F64, zo_normal_f64_from)
 
 /* Rademacher: coordinate j takes bit (j % 32) of word (j / 32) % 4 of block
  * j / 128; bit 0 gives +1, bit 1 gives -1. */
@@ -352,34 +537,25 @@ static inline void zo_gen_f64(int dist, uint32_t k0, uint32_t k1, uint32_t dir,
         zo_gen_normal_f64(k0, k1, dir, c2, c3, j0, n, out);
 }
 
-/* Gumbel(0, 1) noise, float32, 4 values per block, 1 word each:
- * g = -ln(-ln u) with u the open uniform of zo_u01_f32 (so g lies in
- * [-2.8, 16.6]: uniforms on a 2^-24 grid). */
-ZO_INLINE float zo_gumbel_f32(uint32_t w) {
-    return -zo_log_f32(-zo_log_f32(zo_u01_f32(w)));
+/* Exp(1) noise for the Gumbel-max trick in its exponential-race form,
+ * float32, 4 values per block, 1 word each: e = -ln u with the open uniform u
+ * of zo_u01_f32 (so e lies in [6e-8, 16.6]).  Then
+ *     argmax_c (z_c / T - ln e_c) = argmin_c e_c exp(-z_c / T),
+ * the Gumbel-max sample with Gumbel noise -ln e_c, at one logarithm per value. */
+ZO_INLINE float zo_exp1_f32(uint32_t w) { return -zo_log_f32(zo_u01_f32(w)); }
+
+ZO_CLONES static void zo_exp1_f32_from(int64_t nb, const uint32_t *w0,
+                                       const uint32_t *w1, const uint32_t *w2,
+                                       const uint32_t *w3, float *out) {
+    for (int64_t b = 0; b < nb; b++) {
+        out[4 * b] = zo_exp1_f32(w0[b]);
+        out[4 * b + 1] = zo_exp1_f32(w1[b]);
+        out[4 * b + 2] = zo_exp1_f32(w2[b]);
+        out[4 * b + 3] = zo_exp1_f32(w3[b]);
+    }
 }
 
-ZO_CLONES static void zo_gen_gumbel_f32(uint32_t k0, uint32_t k1, uint32_t dir,
-                                        uint32_t c2, uint32_t c3, int64_t j0,
-                                        int64_t n, float *out) {
-    const uint32_t b0 = (uint32_t)(j0 / 4);
-    const int64_t nfull = n / 4;
-    for (int64_t b = 0; b < nfull; b++) {
-        uint32_t x0 = b0 + (uint32_t)b, x1 = dir, x2 = c2, x3 = c3;
-        ZO_PHILOX10(x0, x1, x2, x3, k0, k1);
-        out[4 * b] = zo_gumbel_f32(x0);
-        out[4 * b + 1] = zo_gumbel_f32(x1);
-        out[4 * b + 2] = zo_gumbel_f32(x2);
-        out[4 * b + 3] = zo_gumbel_f32(x3);
-    }
-    int64_t rem = n - nfull * 4;
-    if (rem > 0) {
-        uint32_t x0 = b0 + (uint32_t)nfull, x1 = dir, x2 = c2, x3 = c3;
-        ZO_PHILOX10(x0, x1, x2, x3, k0, k1);
-        uint32_t w[4] = {x0, x1, x2, x3};
-        for (int64_t r = 0; r < rem; r++) out[4 * nfull + r] = zo_gumbel_f32(w[r]);
-    }
-}
+ZO_DRIVER(zo_gen_exp1_f32, float, 4, zo_exp1_f32_from)
 
 #endif /* !__CUDACC__ */
 

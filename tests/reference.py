@@ -256,21 +256,43 @@ def grad(f, x, key, *, method="central", dist="normal", sigma=1e-3, n_dirs=32, s
 KIND_GUMBEL = 3
 
 
-def gumbel_f32(w):
-    """g = -ln(-ln u), float32, from words."""
-    return -log_f32(-log_f32(u01_f32(w)))
+def exp1_f32(w):
+    """e = -ln u, float32, from words (Exp(1) noise)."""
+    return -log_f32(u01_f32(w))
+
+
+def exp_f64(x):
+    """e^x by the header's reduction and Taylor series, operation by operation."""
+    x = np.asarray(x, dtype=np.float64)
+    kd = np.floor(x * 1.44269504088896340736 + 0.5)
+    k = kd.astype(np.int32)
+    r = (x - kd * 6.93147180369123816490e-01) - kd * 1.90821492927058770002e-10
+    p = np.full_like(r, 1.0 / 6227020800.0)
+    for c in (1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
+              1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0,
+              1.0 / 6.0, 0.5, 1.0, 1.0):
+        p = c + r * p
+    scale = (np.clip(k + 1023, 1, 2046).astype(np.uint64) << np.uint64(52)).view(np.float64)
+    out = p * scale
+    out = np.where(x > 709.0, np.inf, out)
+    return np.where(x < -708.0, 0.0, out)
+
+
+def race_weights(logits, inv_tau):
+    z = logits.astype(np.float64)
+    return exp_f64((z.max(axis=1, keepdims=True) - z) * inv_tau)
 
 
 def gumbel_argmax(logits, inv_tau, key, step, n_samples):
-    """Labels (S, N): argmax_c of logits * inv_tau + Gumbel noise, in float64."""
+    """Labels (S, N): the Gumbel-max sample as argmin_c E * exp((max - z) / T)."""
     N, C = logits.shape
+    w8 = race_weights(logits, inv_tau)
     out = np.empty((n_samples, N), dtype=np.int32)
     n_vals = N * C
     for s in range(n_samples):
         w = blocks(key, s, step, KIND_GUMBEL, -(-n_vals // 4)).ravel()[:n_vals]
-        g = gumbel_f32(w).astype(np.float64).reshape(N, C)
-        score = logits.astype(np.float64) * inv_tau + g
-        out[s] = score.argmax(axis=1)  # first maximum, as the kernel
+        e = exp1_f32(w).astype(np.float64).reshape(N, C)
+        out[s] = (e * w8).argmin(axis=1)  # first minimum, as the kernel
     return out
 
 

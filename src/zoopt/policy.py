@@ -504,8 +504,10 @@ def categorical(logits: Any, reward: Callable[..., Any], *, n_samples: int,
     r"""REINFORCE gradient of ``E_{y ~ softmax(logits / T)}[reward(y)]`` w.r.t. the logits.
 
     Labels are sampled independently per example from the counter stream by
-    the Gumbel-max trick, ``y_n = argmax_c (z_nc / T + G_nc)`` [3]_, in a
-    compiled kernel, and the score sums run in a compiled kernel too.
+    the Gumbel-max trick, ``y_n = argmax_c (z_nc / T + G_nc)`` [3]_, computed
+    in its exponential-race form ``argmin_c E_nc exp(-z_nc / T)`` (the same
+    sample with ``G = -ln E``, at one logarithm per class) in a compiled
+    kernel; the score sums run in a compiled kernel too.
 
     Parameters
     ----------
@@ -543,7 +545,7 @@ def categorical(logits: Any, reward: Callable[..., Any], *, n_samples: int,
     -----
     With :math:`p = \mathrm{softmax}(z/T)`, :math:`\nabla_z \log p_y = (e_y - p)/T`,
     so the expectation of the estimate is :math:`\frac1T p \odot (r - \langle p, r\rangle)`
-    for a per-example reward vector :math:`r` (SPEC.md 1).  Gumbel noise comes
+    for a per-example reward vector :math:`r` (SPEC.md 1).  The noise comes
     from uniforms on a :math:`2^{-24}` grid, which bounds the total-variation
     error of the sampling law by about :math:`C\,2^{-24}`.
 
@@ -581,8 +583,10 @@ def categorical(logits: Any, reward: Callable[..., Any], *, n_samples: int,
     key = key_from_rng(rng, caller)
     c2, c3 = _counter_words(step, KIND_GUMBEL)
     labels = np.empty((S, N), dtype=np.int32)
-    kernels.gumbel_argmax(z, 1.0 / tau, labels, int(key[0]), int(key[1]), c2, c3,
-                          get_num_threads())
+    race = np.empty(z.shape, dtype=np.float64)
+    kernels.race_weights(z, 1.0 / tau, race, get_num_threads())
+    kernels.gumbel_argmax(race, labels, int(key[0]), int(key[1]), c2, c3, get_num_threads())
+    del race
 
     r = _check_rewards(reward(labels), ((S,), (S, N)), "The rewards returned by 'reward'",
                        caller)

@@ -27,7 +27,7 @@ c3    kind of draw in bits 24..31; step bits 32..55 in bits 0..23
 ====  ===================================================================
 
 Kinds of draw: ``1`` normal (also the source of ``"sphere"`` directions),
-``2`` Rademacher, ``3`` Gumbel noise for sampled labels
+``2`` Rademacher, ``3`` Exp(1) noise for sampled labels
 (:func:`zoopt.policy.categorical`: c0 is the block of the flattened index
 ``n C + c`` of example ``n`` and class ``c``, c1 the sample).  Other kinds are
 reserved so that no two uses share numbers.
@@ -44,8 +44,9 @@ top 52 bits of ``(w0 << 32 | w1)`` and ``t`` likewise from (w2, w3).
 *rademacher* -- 128 coordinates per block, 1 bit each: coordinate
 ``128 c0 + r`` is ``+1`` if bit ``r % 32`` of word ``r // 32`` is 0, else ``-1``
 (identical in float32 and float64).
-*gumbel* -- 4 values per block, 1 word each: ``g = -ln(-ln u)`` with the
-float32 open uniform ``u`` above (so ``g`` lies in [-2.8, 16.6]).
+*exp1* (labels) -- 4 values per block, 1 word each: ``e = -ln u`` with the
+float32 open uniform ``u`` above; the label is ``argmin_c e_c exp(-z_c / T)``,
+the Gumbel-max sample with Gumbel noise ``-ln e_c``.
 *sphere* -- the normal direction divided by its norm:
 ``v = u * (1 / sqrt(sum_j u_j^2))``, the sum of squares taken in float64 in
 coordinate order, the inverse norm rounded to the dtype before multiplying.

@@ -10,7 +10,7 @@ from typing import Any
 
 __all__: list[str] = []
 
-TASKS = {"grad": "zoopt._bench.grad"}
+TASKS = {"grad": "zoopt._bench.grad", "policy": "zoopt._bench.policy"}
 
 
 def run_task(name: str, argv: list[str]) -> int:

@@ -1,8 +1,8 @@
 import numpy as np
 
+def race_weights(logits: np.ndarray, inv_tau: float, out: np.ndarray, n_threads: int) -> None: ...
 def gumbel_argmax(
-    logits: np.ndarray, inv_tau: float, out: np.ndarray, k0: int, k1: int, c2: int, c3: int,
-    n_threads: int,
+    weights: np.ndarray, out: np.ndarray, k0: int, k1: int, c2: int, c3: int, n_threads: int
 ) -> None: ...
 def categorical_score(
     labels: np.ndarray, adv: np.ndarray, probs: np.ndarray, scale: float, out: np.ndarray,
