@@ -183,6 +183,23 @@ def test_gumbel_sampling_matches_reference_bitwise(N, C, seed, step, dtype, tau,
     np.testing.assert_array_equal(seen[0], expect)
 
 
+@given(st.integers(1, 20), st.integers(1, 9), float_dtypes, seeds, st.floats(0.01, 10.0))
+def test_race_weights_kernel_matches_reference_bitwise(N, C, dtype, seed, tau):
+    from zoopt._cy import policy as kernels
+
+    gen = np.random.default_rng(seed % 2**32)
+    z = (gen.normal(size=(N, C)) * gen.choice([1.0, 30.0, 3000.0])).astype(dtype)
+    out = np.empty((N, C))
+    kernels.race_weights(z, 1.0 / tau, out, 2)
+    np.testing.assert_array_equal(out, ref.race_weights(z, 1.0 / tau))
+    assert (out >= 1.0).all()
+
+
+def test_exp_reference_accuracy():
+    x = np.concatenate([np.linspace(-700, 700, 20001), np.linspace(-3, 3, 20001)])
+    np.testing.assert_allclose(ref.exp_f64(x), np.exp(x), rtol=4e-16)
+
+
 @given(st.integers(1, 30), st.integers(2, 6), st.integers(1, 6), seeds, float_dtypes,
        st.booleans())
 def test_categorical_score_kernel_matches_reference(N, C, S, seed, dtype, per_example):
