@@ -499,3 +499,32 @@ def test_counter_words_of_gumbel_kind():
     c2, c3 = _counter_words(5, 3)
     assert c2 == 5
     assert c3 >> 24 == 3
+
+
+# ------------------------------------------------------------------ E0' (SPEC.md 3)
+
+def test_e0_zo_of_argmax_accuracy_points_along_the_policy_gradient():
+    # ZO estimate of the gradient of argmax accuracy (piecewise constant) on a toy
+    # linear-softmax model against the closed-form PG of the softmax surrogate:
+    # the projection of the per-direction ZO terms on the PG direction is positive
+    # by more than 5 standard errors.
+    gen = np.random.default_rng(0)
+    N, p_in, C = 300, 4, 3
+    X = gen.normal(size=(N, p_in))
+    y = (X @ gen.normal(size=(p_in, C))).argmax(1)
+    theta = 0.3 * gen.normal(size=(p_in, C))
+
+    def accuracy(Theta):
+        T = Theta.reshape(-1, p_in, C)
+        return (np.einsum("np,bpc->bnc", X, T).argmax(2) == y).mean(1)
+
+    n, sigma = 4000, 0.1
+    _, info = zoopt.grad(accuracy, theta.ravel(), sigma=sigma, n_dirs=n, rng=1,
+                         return_info=True)
+    P = _softmax(X @ theta)
+    R = (np.arange(C) == y[:, None]).astype(float)
+    g_pg = (X.T @ (P * (R - (P * R).sum(1, keepdims=True)))).ravel()
+    e = g_pg / np.linalg.norm(g_pg)
+    U = directions(n, p_in * C, rng=1)
+    proj = (info.values[:, 0] - info.values[:, 1]) / (2 * sigma) * (U @ e)
+    assert proj.mean() > 5 * proj.std(ddof=1) / np.sqrt(n)
