@@ -8,7 +8,9 @@ not depend on the number of threads.
 from cython.parallel cimport parallel, prange
 from libc.math cimport exp
 from libc.stdint cimport int32_t, int64_t, uint32_t
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdlib cimport free, malloc
+
+from _kernel_util cimport _check_flag, _flag
 
 from cython cimport floating
 
@@ -20,21 +22,6 @@ cdef extern from "zoopt_streams.h" nogil:
 cdef enum:
     # examples per tile; a multiple of 4 so that a tile starts on a Philox block
     NT = 256
-
-
-cdef int *_flag() except NULL:
-    cdef int *flag = <int *> calloc(1, sizeof(int))
-    if flag == NULL:
-        raise MemoryError()
-    return flag
-
-
-cdef int _check_flag(int *flag) except -1:
-    cdef int bad = flag[0]
-    free(flag)
-    if bad:
-        raise MemoryError("zoopt: a kernel could not allocate its buffer")
-    return 0
 
 
 def race_weights(const floating[:, ::1] logits, double inv_tau, double[:, ::1] out,

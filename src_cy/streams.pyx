@@ -8,7 +8,9 @@ threads or on how the caller splits the directions into chunks.
 """
 from cython.parallel cimport parallel, prange
 from libc.stdint cimport int64_t, uint32_t
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdlib cimport free, malloc
+
+from _kernel_util cimport _check_flag, _flag
 
 from cython cimport floating
 
@@ -40,21 +42,6 @@ cdef extern from *:
     int zo_has_openmp() nogil
 
 TILE = ZO_TILE
-
-
-cdef int *_flag() except NULL:
-    cdef int *flag = <int *> calloc(1, sizeof(int))
-    if flag == NULL:
-        raise MemoryError()
-    return flag
-
-
-cdef int _check_flag(int *flag) except -1:
-    cdef int bad = flag[0]
-    free(flag)
-    if bad:
-        raise MemoryError("zoopt: a kernel could not allocate its tile buffer")
-    return 0
 
 
 def max_threads():
