@@ -5,18 +5,23 @@ estimation (REINFORCE) as one family over counter-based random streams and
 compiled kernels.
 """
 
-from zoopt import policy, random
+from zoopt import optimize, parallel, policy, random
 from zoopt._result import EstimateInfo, PolicyInfo
 from zoopt._threads import get_num_threads, set_num_threads
 from zoopt._version import __version__
 from zoopt.estimators import grad
+from zoopt.optimize import OptimizeResult, minimize
 
 __all__ = [
     "EstimateInfo",
+    "OptimizeResult",
     "PolicyInfo",
     "__version__",
     "get_num_threads",
     "grad",
+    "minimize",
+    "optimize",
+    "parallel",
     "policy",
     "random",
     "set_num_threads",

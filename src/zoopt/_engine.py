@@ -147,6 +147,37 @@ def probe_values(evaluate: Evaluator, x: np.ndarray, sigma: float, stream: _Stre
     return values
 
 
+class LocalProbes:
+    """The in-process path: chunks of probes built and evaluated here."""
+
+    def __init__(self, fun: Callable[..., Any], vectorized: bool, nan_policy: str,
+                 caller: str):
+        self.evaluate = Evaluator(fun, vectorized, nan_policy, caller)
+
+    @property
+    def nfev(self) -> int:
+        return self.evaluate.nfev
+
+    def center(self, x: np.ndarray) -> float:
+        return self.evaluate.center(x)
+
+    def probe_values(self, x: np.ndarray, sigma: float, stream: _Stream, n: int,
+                     antithetic: bool, batch_size: int | None,
+                     sigma_vec: np.ndarray | None = None) -> np.ndarray:
+        return probe_values(self.evaluate, x, sigma, stream, stream.scales(0, n), n,
+                            antithetic, batch_size, sigma_vec)
+
+
+def make_probes(fun: Callable[..., Any], vectorized: bool, nan_policy: str, caller: str,
+                executor: Any = None) -> Any:
+    """Local evaluation, or through ``executor`` (see :mod:`zoopt.parallel`)."""
+    if executor is None:
+        return LocalProbes(fun, vectorized, nan_policy, caller)
+    from zoopt.parallel import RemoteProbes, check_executor
+
+    return RemoteProbes(check_executor(executor, caller), fun, vectorized, nan_policy, caller)
+
+
 def weighted_sum(w: np.ndarray, stream: _Stream, scale: np.ndarray, *,
                  square: bool = False) -> np.ndarray:
     """``sum_i w_i v_i`` (or ``sum_i w_i (v_i^2 - 1)``) in float64, shape (d,)."""

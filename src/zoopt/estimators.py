@@ -24,7 +24,7 @@ import numpy as np
 
 from zoopt._engine import (
     Evaluator,
-    probe_values,
+    make_probes,
     replace_nonfinite,
     rows_per_call,
     weighted_sum,
@@ -65,7 +65,7 @@ _WEIGHT_RULES: dict[str, tuple[bool, bool, Callable[..., np.ndarray]]] = {
 def grad(fun: Callable[..., Any], x: Any, *, method: str = "central", dist: str = "normal",
          sigma: float = 1e-3, n_dirs: int = 32, batch_size: int | None = None,
          vectorized: bool = True, rng: Any = None, step: int = 0,
-         return_info: bool = False, nan_policy: str = "raise") -> Any:
+         return_info: bool = False, nan_policy: str = "raise", executor: Any = None) -> Any:
     r"""Estimate the gradient of ``fun`` at ``x`` from function values only.
 
     Parameters
@@ -111,6 +111,10 @@ def grad(fun: Callable[..., Any], x: Any, *, method: str = "central", dist: str 
         (default), or count as the worst (largest) finite value evaluated in
         the same estimate, which keeps the estimate finite and pointing away
         from the failing probe.
+    executor : concurrent.futures.Executor or dask.distributed.Client, optional
+        Evaluate the probes there (see :mod:`zoopt.parallel`): workers get
+        ``x``, the stream key, the step and a range of directions and return
+        values only.  Same result, bit for bit.  Not used by ``"coordinate"``.
 
     Returns
     -------
@@ -190,32 +194,32 @@ def grad(fun: Callable[..., Any], x: Any, *, method: str = "central", dist: str 
             f"The 'sigma' parameter of grad must be representable in {dtype}; "
             f"{sigma!r} rounds to 0."
         )
-    evaluate = Evaluator(fun, vectorized, nan_policy, caller)
-
     if method == "coordinate":
+        evaluate = Evaluator(fun, vectorized, nan_policy, caller)
         g, values, fx = _coordinate(evaluate, x, h, batch_size, nan_policy, caller)
-        n_used = x.size
+        n_used, nfev = x.size, evaluate.nfev
     else:
         key = key_from_rng(rng, caller)
-        g, values, fx = _random(evaluate, x, h, method, dist, n_dirs, batch_size, key,
+        probes = make_probes(fun, vectorized, nan_policy, caller, executor)
+        g, values, fx = _random(probes, x, h, method, dist, n_dirs, batch_size, key,
                                 step, nan_policy, caller)
-        n_used = n_dirs
+        n_used, nfev = n_dirs, probes.nfev
     if not return_info:
         return g
-    info = EstimateInfo(nfev=evaluate.nfev, fx=fx, values=values, method=method,
+    info = EstimateInfo(nfev=nfev, fx=fx, values=values, method=method,
                         dist=None if method == "coordinate" else dist, sigma=h,
                         n_dirs=n_used, step=step)
     return g, info
 
 
-def _random(evaluate: Evaluator, x: np.ndarray, h: float, method: str, dist: str,
+def _random(probes: Any, x: np.ndarray, h: float, method: str, dist: str,
             n: int, batch_size: int | None, key: np.ndarray, step: int, nan_policy: str,
             caller: str):
     antithetic, needs_fx, rule = _WEIGHT_RULES[method]
     stream = _Stream(key, step, dist, x.dtype, x.size)
     scale = stream.scales(0, n)
-    fx = evaluate.center(x) if needs_fx else None
-    values = probe_values(evaluate, x, h, stream, scale, n, antithetic, batch_size)
+    fx = probes.center(x) if needs_fx else None
+    values = probes.probe_values(x, h, stream, n, antithetic, batch_size)
     if nan_policy == "worst":
         values, fx = replace_nonfinite(values, fx, caller)
     w = rule(values, fx, h) * ((x.size if dist == "sphere" else 1) / n)

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from zoopt._engine import Evaluator, probe_values, replace_nonfinite, weighted_sum
+from zoopt._engine import make_probes, replace_nonfinite, weighted_sum
 from zoopt._result import PolicyInfo
 from zoopt._threads import get_num_threads
 from zoopt._validation import (
@@ -161,7 +161,8 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
              baseline: str | float = "mean", antithetic: bool = False,
              shaping: str | None = None, log_sigma_grad: bool = False,
              vectorized: bool = True, batch_size: int | None = None, rng: Any = None,
-             step: int = 0, return_info: bool = False, nan_policy: str = "raise") -> Any:
+             step: int = 0, return_info: bool = False, nan_policy: str = "raise",
+             executor: Any = None) -> Any:
     r"""Score-function gradient of ``E[fun(mean + sigma * u)]``, ``u ~ N(0, I)``.
 
     Parameters
@@ -199,7 +200,7 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
         of the step size; a float for scalar ``sigma``, an array for
         per-coordinate ``sigma``).  With ``"mirror"`` it uses the mean of all
         values as baseline, since the pair mean cancels it.
-    vectorized, batch_size, rng, step, nan_policy
+    vectorized, batch_size, rng, step, nan_policy, executor
         As in :func:`zoopt.grad`; the directions are those of
         ``zoopt.random.directions(..., dist="normal", rng=rng, step=step)``.
     return_info : bool, optional
@@ -269,14 +270,14 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
         raise ValueError(f"The 'n_samples' parameter of gaussian must be at least 2 with "
                          f"baseline='rloo'. Got {n_samples} instead.")
 
-    evaluate = Evaluator(fun, vectorized, nan_policy, caller)
+    probes = make_probes(fun, vectorized, nan_policy, caller, executor)
     key = key_from_rng(rng, caller)
     n_dirs = n_samples // 2 if antithetic else n_samples
     stream = _Stream(key, step, "normal", dtype, d)
     no_scale = np.empty(0, dtype=dtype)
-    fx = evaluate.center(mean) if baseline == "fx" else None
-    values = probe_values(evaluate, mean, sig, stream, no_scale, n_dirs, antithetic,
-                          batch_size, sigma_vec)
+    fx = probes.center(mean) if baseline == "fx" else None
+    values = probes.probe_values(mean, sig, stream, n_dirs, antithetic, batch_size,
+                                 sigma_vec)
     if nan_policy == "worst":
         values, fx = replace_nonfinite(values, fx, caller)
     util = values if shaping is None else shape(values, shaping)
@@ -302,7 +303,7 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
         g2 = weighted_sum(w2, stream, no_scale, square=True)
         result.append(float(g2.sum()) if sigma_vec is None else g2)
     if return_info:
-        result.append(PolicyInfo(nfev=evaluate.nfev,
+        result.append(PolicyInfo(nfev=probes.nfev,
                                  values=values if antithetic else values[:, 0],
                                  baseline=b if antithetic else b[:, 0], n_samples=n_samples,
                                  step=step, fx=fx))

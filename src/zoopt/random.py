@@ -89,6 +89,15 @@ _DIST_KINDS = {"normal": KIND_NORMAL, "rademacher": KIND_RADEMACHER, "sphere": K
 _DISTRIBUTIONS = ("normal", "rademacher", "sphere")
 
 
+class _StreamKey:
+    """A stream key passed as ``rng`` by zoopt's own optimizers (used as is)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: np.ndarray):
+        self.key = np.asarray(key, dtype=np.uint32).reshape(2)
+
+
 def key_from_rng(rng: Any, caller: str = "key_from_rng") -> np.ndarray:
     """The stream key ``(k0, k1)`` (uint32) that ``rng`` stands for (SPEC 7).
 
@@ -114,6 +123,8 @@ def key_from_rng(rng: Any, caller: str = "key_from_rng") -> np.ndarray:
             "(its global-state semantics cannot give reproducible streams). Pass an int, a "
             "numpy.random.SeedSequence or a numpy.random.Generator (np.random.default_rng(...))."
         )
+    if isinstance(rng, _StreamKey):
+        return rng.key.copy()
     if rng is None:
         seq = np.random.SeedSequence()
     elif isinstance(rng, np.random.SeedSequence):
@@ -229,7 +240,7 @@ class _Stream:
         self.dtype = dtype
         self.d = d
 
-    def scales(self, start: int, n: int) -> np.ndarray:
+    def scales(self, start: int, n: int, n_threads: int | None = None) -> np.ndarray:
         """Per-direction factors: ``1 / ||u_i||`` (in the dtype) for "sphere",
         an empty array (no scaling) otherwise."""
         from zoopt._cy import streams
@@ -238,7 +249,8 @@ class _Stream:
             return np.empty(0, dtype=self.dtype)
         sq = np.empty(n, dtype=np.float64)
         streams.sq_norms(np.empty(0, self.dtype), sq, self.d, self.code, self.k0, self.k1,
-                         self.c2, self.c3, start, get_num_threads())
+                         self.c2, self.c3, start,
+                         get_num_threads() if n_threads is None else n_threads)
         return (1.0 / np.sqrt(sq)).astype(self.dtype)
 
     def fill(self, start: int, out: np.ndarray, scale: np.ndarray) -> None:

@@ -1,0 +1,236 @@
+"""Ask/tell optimizers over zoopt's estimators: the common machinery.
+
+Every optimizer is a small update rule on top of :func:`zoopt.grad` or
+:func:`zoopt.policy.gaussian` at step ``t`` of its stream; nothing here
+re-implements the weighted sum.  ``ask``/``tell`` reuse the very same call:
+``ask`` runs the estimator with an objective that records the probes (all
+weights are then zero, so the weighted sum is skipped), and ``tell`` runs it
+again with an objective that replays the told values.  A loop of ask/tell is
+therefore the same computation, bit for bit, as :meth:`Optimizer.step` and as
+:func:`zoopt.minimize`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+
+from zoopt._validation import check_choice, check_point
+from zoopt.random import _MAX_STEP, _StreamKey, directions, key_from_rng
+
+__all__ = ["OptimizeResult", "Optimizer"]
+
+
+class OptimizeResult(dict[str, Any]):
+    """The result of :func:`zoopt.minimize`: a dict with attribute access and
+    scipy's field names (``x, fun, nit, nfev, success, status, message``).
+
+    ``x`` and ``fun`` are the best point evaluated and its value; ``x_mean``
+    is the optimizer's final point (the mean of its search distribution) and
+    ``fun_mean`` its value when it was evaluated.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    def __dir__(self) -> list[str]:
+        return list(self.keys())
+
+    def __repr__(self) -> str:
+        if not self:
+            return "OptimizeResult()"
+        width = max(len(k) for k in self) + 1
+        lines = []
+        for k, v in self.items():
+            text = repr(v).replace("\n", "\n" + " " * (width + 2))
+            lines.append(f"{k.rjust(width)}: {text}")
+        return "\n".join(lines)
+
+
+class _Recorder:
+    """Objective that records the probes it is given and returns zeros."""
+
+    def __init__(self) -> None:
+        self.points: list[np.ndarray] = []
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        self.points.append(X.copy())
+        return np.zeros(len(X))
+
+
+class _Replay:
+    """Objective that returns told values in order."""
+
+    def __init__(self, values: np.ndarray):
+        self.values = values
+        self.pos = 0
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        B = len(X)
+        if self.pos + B > len(self.values):
+            raise ValueError("tell() got fewer values than ask() returned probes.")
+        out = self.values[self.pos : self.pos + B]
+        self.pos += B
+        return out
+
+
+class _Negated:
+    """``-fun``, picklable (for executors)."""
+
+    def __init__(self, fun: Callable[..., Any]):
+        self.fun = fun
+
+    def __call__(self, X: np.ndarray) -> Any:
+        return -np.asarray(self.fun(X), dtype=np.float64)
+
+
+class Optimizer:
+    """Base of the ask/tell optimizers (see the subclasses for the methods).
+
+    Subclasses define ``name``, ``_arrays`` (the names of their state arrays)
+    and ``_estimate`` / ``_apply``.
+    """
+
+    name: ClassVar[str] = ""
+    _arrays: ClassVar[tuple[str, ...]] = ()
+    _scalars: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, x0: Any, *, rng: Any = None):
+        caller = type(self).__name__
+        self.x = check_point(x0, "x0", caller).copy()
+        self.key = key_from_rng(rng, caller)
+        self.t = 0
+        self._pending: tuple[int, int] | None = None  # (step, number of probes) of ask()
+        self.last: dict[str, Any] = {}
+
+    # -- what subclasses implement -----------------------------------------
+    def _estimate(self, fun: Callable[..., Any], **kw: Any) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def _apply(self, est: Any) -> None:
+        raise NotImplementedError
+
+    # -- the loop ------------------------------------------------------------
+    @property
+    def _rng(self) -> _StreamKey:
+        return _StreamKey(self.key)
+
+    def step(self, fun: Callable[..., Any], *, vectorized: bool = True,
+             batch_size: int | None = None, executor: Any = None,
+             nan_policy: str = "raise") -> Any:
+        """One estimate at step ``t`` and one update; returns the estimate's info."""
+        if self.t > _MAX_STEP:
+            raise OverflowError(f"{type(self).__name__} ran out of stream steps.")
+        nan_policy = check_choice(nan_policy, "nan_policy", "step", ("raise", "worst"))
+        est, info = self._estimate(fun, vectorized=vectorized, batch_size=batch_size,
+                                   executor=executor, nan_policy=nan_policy)
+        self._apply(est)
+        self.t += 1
+        self._pending = None
+        return info
+
+    def ask(self) -> np.ndarray:
+        """The probes of the next step, shape ``(B, d)``: evaluate them and pass
+        the values to :meth:`tell`, in the same order."""
+        rec = _Recorder()
+        self._estimate(rec, vectorized=True, batch_size=None, executor=None,
+                       nan_policy="raise")
+        points = np.concatenate(rec.points)
+        self._pending = (self.t, len(points))
+        return points
+
+    def tell(self, values: Any) -> Any:
+        """Update with the values of the probes that :meth:`ask` returned."""
+        if self._pending is None or self._pending[0] != self.t:
+            raise RuntimeError(f"{type(self).__name__}.tell() must follow ask().")
+        v = np.asarray(values, dtype=np.float64).reshape(-1)
+        if v.size != self._pending[1]:
+            raise ValueError(f"tell() needs {self._pending[1]} values (one per probe of "
+                             f"ask()). Got {v.size}.")
+        replay = _Replay(v)
+        info = self.step(replay)
+        if replay.pos != v.size:  # pragma: no cover - the estimator is deterministic
+            raise RuntimeError("tell(): the probes did not match those of ask().")
+        return info
+
+    # -- best probe ------------------------------------------------------------
+    def _record(self, x: np.ndarray, values: np.ndarray, fx: float | None, dist: str,
+                sigma: Any, antithetic: bool, step: int) -> None:
+        """Remember the last estimate's probes (by index) to rebuild the best one."""
+        self.last = {"x": x, "values": values, "fx": fx, "dist": dist, "sigma": sigma,
+                     "antithetic": antithetic, "step": step}
+
+    def best_probe(self) -> tuple[float, np.ndarray] | None:
+        """The lowest value among the last estimate's probes and its point,
+        regenerated from the stream (no probe is kept in memory)."""
+        if not self.last:
+            return None
+        L = self.last
+        vals = np.asarray(L["values"], dtype=np.float64)
+        vals2 = vals.reshape(vals.shape[0], -1)
+        cand = []
+        if vals2.size and np.isfinite(vals2).any():
+            flat = np.where(np.isfinite(vals2), vals2, np.inf)
+            i, col = (int(k) for k in np.unravel_index(int(np.argmin(flat)), flat.shape))
+            cand.append((float(flat[i, col]), i, col))
+        if L["fx"] is not None and np.isfinite(L["fx"]):
+            cand.append((float(L["fx"]), -1, 0))
+        if not cand:
+            return None
+        f, i, col = min(cand)
+        x = L["x"]
+        if i < 0:
+            return f, x.copy()
+        v = directions(1, x.size, dist=L["dist"], rng=self._rng, step=L["step"],
+                       dtype=x.dtype, start=i)[0]
+        s = L["sigma"]
+        sv = (s * v) if isinstance(s, np.ndarray) else x.dtype.type(s) * v
+        return f, (x - sv) if col == 1 else (x + sv)
+
+    # -- checkpoints -----------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The whole state as plain arrays (``np.savez`` them; no pickle)."""
+        out = {"method": np.array(self.name), "t": np.array(self.t, dtype=np.int64),
+               "key": self.key.copy(), "x": self.x.copy()}
+        for k in self._arrays:
+            out[k] = np.array(getattr(self, k), copy=True)
+        for k in self._scalars:
+            val = getattr(self, k)
+            out[k] = np.array(np.nan if val is None else val, dtype=np.float64)
+        return out
+
+    def load_state_dict(self, state: Any) -> None:
+        """Restore a state from :meth:`state_dict` (or an ``.npz`` loaded with
+        ``np.load``); refuses one of another method or dimension."""
+        caller = f"{type(self).__name__}.load_state_dict"
+        try:
+            method = str(np.asarray(state["method"]))
+            x = np.asarray(state["x"])
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{caller}: not a zoopt optimizer state (missing {exc}).") from None
+        if method != self.name:
+            raise ValueError(f"{caller}: the state is of method {method!r}, not {self.name!r}.")
+        if x.shape != self.x.shape or x.dtype != self.x.dtype:
+            raise ValueError(f"{caller}: the state is for x of shape {x.shape} and dtype "
+                             f"{x.dtype}; this optimizer has {self.x.shape}, {self.x.dtype}.")
+        missing = [k for k in ("t", "key", *self._arrays, *self._scalars) if k not in state]
+        if missing:
+            raise ValueError(f"{caller}: the state lacks {missing}.")
+        self.x = x.copy()
+        self.t = int(np.asarray(state["t"]))
+        self.key = np.asarray(state["key"], dtype=np.uint32).copy()
+        for k in self._arrays:
+            setattr(self, k, np.array(state[k], copy=True))
+        for k in self._scalars:
+            val = float(np.asarray(state[k]))
+            setattr(self, k, None if np.isnan(val) else val)
+        self._pending = None
+        self.last = {}

@@ -1,0 +1,363 @@
+"""``zoopt.minimize``: the loop around the ask/tell optimizers."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from zoopt._engine import make_probes
+from zoopt._validation import check_bool, check_callable, check_choice, check_int, check_point
+from zoopt.optimize._base import Optimizer, OptimizeResult
+from zoopt.optimize._methods import ES, SNES, SPSA, ZOSGD, ZOAdam
+
+__all__ = ["METHODS", "OptimizeWarning", "minimize"]
+
+
+class OptimizeWarning(UserWarning):
+    """An option was not understood (it is ignored), as scipy warns."""
+
+
+# method name -> (class, how minimize's common arguments map to the class's)
+METHODS: dict[str, type[Optimizer]] = {
+    "zo-sgd": ZOSGD,
+    "zo-adam": ZOAdam,
+    "es": ES,
+    "spsa": SPSA,
+    "snes": SNES,
+}
+
+_COMMON = {  # minimize(sigma=, n_dirs=, lr=) -> constructor keyword, per method
+    "zo-sgd": {"sigma": "sigma", "n_dirs": "n_dirs", "lr": "lr"},
+    "zo-adam": {"sigma": "sigma", "n_dirs": "n_dirs", "lr": "lr"},
+    "es": {"sigma": "sigma", "n_dirs": "popsize", "lr": "lr"},
+    "spsa": {"sigma": "c", "n_dirs": "n_dirs", "lr": "a"},
+    "snes": {"sigma": "sigma", "n_dirs": "popsize", "lr": "lr_mean"},
+}
+
+STATUS = {
+    0: "target reached",
+    1: "maximum number of function evaluations reached",
+    2: "maximum number of iterations reached",
+    4: "interrupted by the user (KeyboardInterrupt); the best point so far is returned",
+    99: "`callback` raised `StopIteration`.",
+}
+
+
+def _check_bounds(bounds: Any, d: int) -> tuple[np.ndarray, np.ndarray] | None:
+    if bounds is None:
+        return None
+    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):  # scipy.optimize.Bounds
+        lb, ub = np.asarray(bounds.lb, float), np.asarray(bounds.ub, float)
+    else:
+        arr = np.asarray(bounds, dtype=float)
+        if arr.ndim == 2 and arr.shape == (d, 2):
+            lb, ub = arr[:, 0], arr[:, 1]
+        elif arr.ndim == 2 and arr.shape == (2, d):
+            lb, ub = arr[0], arr[1]
+        else:
+            raise ValueError("The 'bounds' parameter of minimize must be a scipy Bounds, a "
+                             f"sequence of d = {d} (low, high) pairs, or (lows, highs). "
+                             f"Got shape {arr.shape} instead.")
+    lb = np.broadcast_to(lb, (d,)).astype(float)
+    ub = np.broadcast_to(ub, (d,)).astype(float)
+    if np.isnan(lb).any() or np.isnan(ub).any():
+        raise ValueError("The 'bounds' parameter of minimize must not contain NaN.")
+    bad = np.flatnonzero(lb > ub)
+    if bad.size:
+        raise ValueError(f"The 'bounds' parameter of minimize has low > high at coordinates "
+                         f"{bad[:5].tolist()}.")
+    return lb, ub
+
+
+class _Clipped:
+    """The objective seen through the box: probes are clipped before evaluation."""
+
+    def __init__(self, fun: Callable[..., Any], lb: np.ndarray, ub: np.ndarray,
+                 vectorized: bool):
+        self.fun, self.lb, self.ub, self.vectorized = fun, lb, ub, vectorized
+
+    def __call__(self, X: np.ndarray) -> Any:
+        return self.fun(np.clip(X, self.lb, self.ub).astype(X.dtype, copy=False))
+
+
+def _wants_result(callback: Callable[..., Any]) -> bool:
+    """scipy >= 1.11: a callback whose one parameter is named 'intermediate_result'
+    gets an OptimizeResult; any other gets the current point."""
+    try:
+        params = list(inspect.signature(callback).parameters)
+    except (TypeError, ValueError):
+        return False
+    return params == ["intermediate_result"]
+
+
+def _save_atomic(path: str, arrays: dict[str, np.ndarray]) -> None:
+    """Write to a temporary file in the same folder, then rename over ``path``:
+    a crash while writing leaves the previous checkpoint whole."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".zoopt-ckpt-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
+             sigma: float | None = None, n_dirs: int | None = None, lr: float | None = None,
+             maxfev: int | None = None, maxiter: int | None = None, target: float | None = None,
+             bounds: Any = None, callback: Callable[..., Any] | None = None,
+             progress: bool = False, executor: Any = None, rng: Any = None,
+             options: dict[str, Any] | None = None, checkpoint: str | None = None,
+             checkpoint_every: int = 10, vectorized: bool = True,
+             batch_size: int | None = None, nan_policy: str = "raise",
+             eval_mean: bool = True) -> OptimizeResult:
+    """Minimize a function from its values only.
+
+    Parameters
+    ----------
+    fun : callable
+        Vectorized objective ``fun(X)``: ``(B, d)`` -> ``(B,)`` (default), or
+        ``fun(x)`` -> float with ``vectorized=False``.
+    x0 : array_like, shape (d,)
+        Starting point (inside ``bounds`` if given).  float32 is kept.
+    method : {"zo-adam", "zo-sgd", "es", "spsa", "snes"}, optional
+        The optimizer (default "zo-adam"); see :mod:`zoopt.optimize` for each.
+    sigma, n_dirs, lr : optional
+        The method's perturbation size, directions or population per step, and
+        step size (for ``"spsa"``: ``c``, ``n_dirs`` and ``a``; for ``"es"`` and
+        ``"snes"``, ``n_dirs`` is the population size).  None keeps the method's
+        default.
+    maxfev, maxiter : int, optional
+        Budget in evaluations and in steps; the run stops when either is
+        reached (default: ``maxiter=1000`` if neither is given).
+    target : float, optional
+        Stop as soon as a value ``<= target`` has been evaluated.
+    bounds : scipy.optimize.Bounds or sequence of (low, high), optional
+        Box constraints.  Probes are clipped into the box before they are
+        evaluated (the objective never sees a point outside), and the
+        optimizer's point is projected back into the box after each step.
+    callback : callable, optional
+        ``callback(intermediate_result)`` (an :class:`OptimizeResult` with
+        ``x``, ``fun``, ``nit``, ``nfev``, ``x_mean``) after each step, as in
+        scipy >= 1.11; any other signature gets ``callback(x_mean)``.  Raising
+        ``StopIteration`` ends the run (status 99).
+    progress : bool, optional
+        Draw a tqdm progress bar (best value, value at the mean, evaluations/s).
+    executor : concurrent.futures.Executor or dask.distributed.Client, optional
+        Evaluate the probes there (see :mod:`zoopt.parallel`); same result.
+    rng : None, int, SeedSequence or Generator
+        Source of the stream key (SPEC 7).
+    options : dict, optional
+        Further keyword arguments of the method's class; unknown ones are
+        ignored with an :class:`OptimizeWarning`.
+    checkpoint : str, optional
+        Path of an ``.npz`` checkpoint.  If it exists, the run resumes from it
+        (same method and dimension required); it is rewritten atomically every
+        ``checkpoint_every`` steps and at the end.  A run stopped and resumed
+        equals the uninterrupted run, bit for bit.
+    checkpoint_every : int, optional
+        Steps between checkpoints (default 10).
+    vectorized, batch_size, nan_policy
+        As in :func:`zoopt.grad`.
+    eval_mean : bool, optional
+        Evaluate the optimizer's point after each step (one evaluation per
+        step; default True): it is a candidate for the best point and gives
+        ``fun_mean``.
+
+    Returns
+    -------
+    res : OptimizeResult
+        ``x``, ``fun``: the best point evaluated and its value; ``x_mean``,
+        ``fun_mean``: the optimizer's final point and its last evaluated value;
+        ``nit``, ``nfev``, ``success`` (True when ``target`` was reached),
+        ``status`` (0 target, 1 maxfev, 2 maxiter, 4 interrupted, 99
+        callback), ``message``, ``method``, ``state`` (the optimizer's
+        ``state_dict``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import zoopt
+    >>> def sphere(X):
+    ...     return (X * X).sum(axis=1)
+    >>> res = zoopt.minimize(sphere, np.ones(10), method="zo-adam", lr=0.05, maxiter=300,
+    ...                      rng=0)
+    >>> bool(res.fun < 1e-2), res.nit
+    (True, 300)
+    """
+    caller = "minimize"
+    fun = check_callable(fun, "fun", caller)
+    method = check_choice(method, "method", caller, tuple(METHODS))
+    x0a = check_point(x0, "x0", caller)
+    d = x0a.size
+    if maxfev is not None:
+        maxfev = check_int(maxfev, "maxfev", caller, low=1)
+    if maxiter is not None:
+        maxiter = check_int(maxiter, "maxiter", caller, low=0)
+    if maxfev is None and maxiter is None:
+        maxiter = 1000
+    if target is not None:
+        target = float(target)
+    vectorized = check_bool(vectorized, "vectorized", caller)
+    progress = check_bool(progress, "progress", caller)
+    eval_mean = check_bool(eval_mean, "eval_mean", caller)
+    nan_policy = check_choice(nan_policy, "nan_policy", caller, ("raise", "worst"))
+    checkpoint_every = check_int(checkpoint_every, "checkpoint_every", caller, low=1)
+    if callback is not None:
+        callback = check_callable(callback, "callback", caller)
+    box = _check_bounds(bounds, d)
+    if box is not None and ((x0a < box[0]) | (x0a > box[1])).any():
+        bad = np.flatnonzero((x0a < box[0]) | (x0a > box[1]))
+        raise ValueError(f"The 'x0' parameter of minimize must lie inside 'bounds'. "
+                         f"Coordinates {bad[:5].tolist()} are outside.")
+
+    cls = METHODS[method]
+    kwargs: dict[str, Any] = {}
+    for common, value in (("sigma", sigma), ("n_dirs", n_dirs), ("lr", lr)):
+        if value is not None:
+            kwargs[_COMMON[method][common]] = value
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "x0", "rng"}
+    for k, v in (options or {}).items():
+        if k in accepted:
+            kwargs[k] = v
+        else:
+            warnings.warn(f"Unknown option {k!r} of method {method!r} is ignored "
+                          f"(known: {sorted(accepted)}).", OptimizeWarning, stacklevel=2)
+    if method == "spsa" and "A" not in kwargs:
+        per_step = 2 * int(kwargs.get("n_dirs", 1)) + int(eval_mean)
+        expected = maxiter if maxiter is not None else int(maxfev or 0) // per_step
+        kwargs["A"] = 0.1 * max(1, expected)
+    opt = cls(x0a, rng=rng, **kwargs)
+
+    objective = fun if box is None else _Clipped(fun, box[0], box[1], vectorized)
+    center = make_probes(objective, vectorized, nan_policy, caller, executor)
+    loop = {"nit": 0, "nfev": 0, "best_f": np.inf, "best_x": opt.x.copy(),
+            "fun_mean": np.nan}
+    if checkpoint is not None and os.path.exists(checkpoint):
+        _resume(checkpoint, opt, loop, method, d)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=maxiter if maxiter is not None else maxfev,
+                   unit="it" if maxiter is not None else "fev", desc=f"zoopt {method}")
+        bar.update(loop["nit"] if maxiter is not None else loop["nfev"])
+    wants_result = callback is not None and _wants_result(callback)
+    t_start = time.perf_counter()
+    status = 2
+
+    def improve(f: float, x: np.ndarray) -> None:
+        if np.isfinite(f) and f < loop["best_f"]:
+            loop["best_f"] = f
+            loop["best_x"] = x if box is None else np.clip(x, box[0], box[1]).astype(x.dtype)
+
+    try:
+        while True:
+            if target is not None and loop["best_f"] <= target:
+                status = 0
+                break
+            if maxiter is not None and loop["nit"] >= maxiter:
+                status = 2
+                break
+            if maxfev is not None and loop["nfev"] >= maxfev:
+                status = 1
+                break
+            info = opt.step(objective, vectorized=vectorized, batch_size=batch_size,
+                            executor=executor, nan_policy=nan_policy)
+            if box is not None:
+                opt.x = np.clip(opt.x, box[0], box[1]).astype(opt.x.dtype)
+            loop["nit"] += 1
+            loop["nfev"] += info.nfev
+            best = opt.best_probe()
+            if best is not None:
+                improve(*best)
+            if eval_mean:
+                fm = center.center(opt.x)
+                loop["nfev"] += 1
+                loop["fun_mean"] = fm
+                improve(fm, opt.x.copy())
+            if bar is not None:
+                rate = loop["nfev"] / max(time.perf_counter() - t_start, 1e-9)
+                bar.set_postfix(best=f"{loop['best_f']:.4g}", mean=f"{loop['fun_mean']:.4g}",
+                                fev_s=f"{rate:.0f}")
+                bar.update(1 if maxiter is not None else info.nfev + eval_mean)
+            if checkpoint is not None and loop["nit"] % checkpoint_every == 0:
+                _save(checkpoint, opt, loop)
+            if callback is not None:
+                arg = (_result(opt, loop, method, None, "", False)
+                       if wants_result else opt.x.copy())
+                try:
+                    callback(arg)
+                except StopIteration:
+                    status = 99
+                    break
+    except KeyboardInterrupt:
+        status = 4
+    finally:
+        if bar is not None:
+            bar.close()
+    if checkpoint is not None:
+        _save(checkpoint, opt, loop)
+    return _result(opt, loop, method, status, STATUS[status], status == 0)
+
+
+def _result(opt: Optimizer, loop: dict[str, Any], method: str, status: int | None,
+            message: str, success: bool) -> OptimizeResult:
+    best_ok = np.isfinite(loop["best_f"])
+    res = OptimizeResult(
+        x=loop["best_x"].copy() if best_ok else opt.x.copy(),
+        fun=float(loop["best_f"]) if best_ok else float("nan"),
+        nit=int(loop["nit"]), nfev=int(loop["nfev"]), success=bool(success),
+        message=message, x_mean=opt.x.copy(), fun_mean=float(loop["fun_mean"]),
+        method=method,
+    )
+    if status is not None:
+        res["status"] = int(status)
+        res["state"] = opt.state_dict()
+    return res
+
+
+def _save(path: str, opt: Optimizer, loop: dict[str, Any]) -> None:
+    arrays = {f"opt_{k}": v for k, v in opt.state_dict().items()}
+    arrays.update(loop_nit=np.array(loop["nit"]), loop_nfev=np.array(loop["nfev"]),
+                  loop_best_f=np.array(loop["best_f"], dtype=np.float64),
+                  loop_best_x=np.asarray(loop["best_x"]),
+                  loop_fun_mean=np.array(loop["fun_mean"], dtype=np.float64))
+    _save_atomic(path, arrays)
+
+
+def _resume(path: str, opt: Optimizer, loop: dict[str, Any], method: str, d: int) -> None:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            files = dict(data.items())
+    except Exception as exc:
+        raise ValueError(f"The 'checkpoint' {path!r} of minimize could not be read as a "
+                         f"zoopt checkpoint: {exc}") from exc
+    state = {k[4:]: v for k, v in files.items() if k.startswith("opt_")}
+    if "method" not in state:
+        raise ValueError(f"The 'checkpoint' {path!r} of minimize is not a zoopt checkpoint.")
+    if str(state["method"]) != method:
+        raise ValueError(f"The 'checkpoint' {path!r} is of method {str(state['method'])!r}; "
+                         f"this run uses {method!r}. Remove it or use another path.")
+    if np.asarray(state["x"]).shape != (d,):
+        raise ValueError(f"The 'checkpoint' {path!r} is for dimension "
+                         f"{np.asarray(state['x']).shape[0]}; this run has d = {d}.")
+    opt.load_state_dict(state)
+    loop["nit"] = int(files["loop_nit"])
+    loop["nfev"] = int(files["loop_nfev"])
+    loop["best_f"] = float(files["loop_best_f"])
+    loop["best_x"] = np.asarray(files["loop_best_x"]).copy()
+    loop["fun_mean"] = float(files["loop_fun_mean"])
