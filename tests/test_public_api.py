@@ -2,12 +2,18 @@
 conscious change of this list and of the docs."""
 
 import zoopt
+import zoopt.optimize
+import zoopt.parallel
 import zoopt.policy
 import zoopt.random
 
 PUBLIC = {
-    "zoopt": {"EstimateInfo", "PolicyInfo", "__version__", "get_num_threads", "grad",
-              "policy", "random", "set_num_threads"},
+    "zoopt": {"EstimateInfo", "OptimizeResult", "PolicyInfo", "__version__",
+              "get_num_threads", "grad", "minimize", "optimize", "parallel", "policy",
+              "random", "set_num_threads"},
+    "zoopt.optimize": {"ES", "METHODS", "SNES", "SPSA", "ZOSGD", "OptimizeResult",
+                       "OptimizeWarning", "Optimizer", "ZOAdam", "minimize", "scipy_method"},
+    "zoopt.parallel": {"evaluate_block"},
     "zoopt.policy": {"categorical", "chain_linear", "gaussian", "output_space", "sequence",
                      "shape"},
     "zoopt.random": {"KIND_GUMBEL", "KIND_NORMAL", "KIND_RADEMACHER", "directions",
@@ -23,6 +29,8 @@ def test_all_lists_exactly_the_public_names():
     assert set(zoopt.__all__) == PUBLIC["zoopt"]
     assert set(zoopt.random.__all__) == PUBLIC["zoopt.random"]
     assert set(zoopt.policy.__all__) == PUBLIC["zoopt.policy"]
+    assert set(zoopt.optimize.__all__) == PUBLIC["zoopt.optimize"]
+    assert set(zoopt.parallel.__all__) == PUBLIC["zoopt.parallel"]
 
 
 def test_no_unlisted_public_names():
@@ -40,7 +48,7 @@ def test_no_unlisted_public_names():
 
 
 def test_every_public_callable_has_a_docstring():
-    for mod in (zoopt, zoopt.random, zoopt.policy):
+    for mod in (zoopt, zoopt.random, zoopt.policy, zoopt.optimize, zoopt.parallel):
         for name in mod.__all__:
             obj = getattr(mod, name)
             if callable(obj):

@@ -134,7 +134,8 @@ class ZOAdam(_GradMethod):
     ----------
     x0 : array_like, shape (d,)
     lr : float, optional
-        Step size (default 1e-2); each coordinate moves by about ``lr`` per step.
+        Step size (default 0.05); each coordinate moves by about ``lr`` per step,
+        so set it to a fraction of the distance you expect to travel.
     sigma, n_dirs, method, dist : optional
         Passed to :func:`zoopt.grad` (defaults 1e-2, 16, "central", "normal").
     beta1, beta2, eps, amsgrad, weight_decay : optional
@@ -145,7 +146,7 @@ class ZOAdam(_GradMethod):
     name = "zo-adam"
     _arrays = ("m", "v", "vmax")
 
-    def __init__(self, x0: Any, *, lr: float = 1e-2, sigma: float = 1e-2, n_dirs: int = 16,
+    def __init__(self, x0: Any, *, lr: float = 0.05, sigma: float = 1e-2, n_dirs: int = 16,
                  method: str = "central", dist: str = "normal", beta1: float = 0.9,
                  beta2: float = 0.999, eps: float = 1e-8, amsgrad: bool = True,
                  weight_decay: float = 0.0, rng: Any = None):
@@ -262,7 +263,7 @@ class SPSA(Optimizer):
     """
 
     name = "spsa"
-    _scalars = ("a",)
+    _scalars = ("a", "A")
 
     def __init__(self, x0: Any, *, a: float | None = None, c: float = 0.1,
                  A: float | None = None, alpha: float = 0.602, gamma: float = 0.101,
