@@ -41,3 +41,29 @@ def test_module_entry_point_runs():
                          text=True, check=False)
     assert res.returncode == 0
     assert "demo" in res.stdout
+
+
+def test_bench_blackbox_quick_zoopt_only(capsys):
+    from zoopt._bench.blackbox import main as bench_main
+
+    assert bench_main(["--quick", "--budget", "300", "--only", "zoopt"]) == 0
+    out = capsys.readouterr().out
+    assert "sphere d=100" in out
+    assert "zoopt snes" in out
+
+
+def test_bench_policy_quick(capsys):
+    from zoopt._bench.policy import main as bench_main
+
+    assert bench_main(["--quick", "--repeats", "1"]) == 0
+    assert "max |difference|" in capsys.readouterr().out
+
+
+def test_bench_help_of_every_task():
+    from zoopt._bench import TASKS
+
+    for task in TASKS:
+        res = subprocess.run([sys.executable, "-m", "zoopt", "bench", task, "--help"],
+                             capture_output=True, text=True, check=False)
+        assert res.returncode == 0, res.stderr
+        assert task in res.stdout

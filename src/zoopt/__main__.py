@@ -43,16 +43,19 @@ def _info(argv: list[str]) -> int:
 def _bench(argv: list[str]) -> int:
     from zoopt._bench import TASKS, run_task
 
+    if argv and argv[0] in TASKS:  # the task parses its own options (and --help)
+        return run_task(argv[0], argv[1:])
     p = argparse.ArgumentParser(prog="python -m zoopt bench",
                                 description="Benchmark tasks of BENCHMARKS.md; each prints "
-                                            "ratios against its reference.")
+                                            "ratios against its reference. "
+                                            "`python -m zoopt bench TASK --help` for a task's "
+                                            "options.")
     p.add_argument("task", nargs="?", choices=sorted(TASKS), default=None,
-                   help="task to run (default: all)")
-    args, rest = p.parse_known_args(argv)
-    tasks = [args.task] if args.task else sorted(TASKS)
+                   help="task to run (default: all, in turn)")
+    args = p.parse_args(argv)
     status = 0
-    for t in tasks:
-        status |= run_task(t, rest)
+    for t in [args.task] if args.task else sorted(TASKS):
+        status |= run_task(t, [])
     return status
 
 

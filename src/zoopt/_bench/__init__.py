@@ -10,7 +10,13 @@ from typing import Any
 
 __all__: list[str] = []
 
-TASKS = {"grad": "zoopt._bench.grad", "policy": "zoopt._bench.policy"}
+TASKS = {
+    "grad": "zoopt._bench.grad",
+    "policy": "zoopt._bench.policy",
+    "blackbox": "zoopt._bench.blackbox",
+    "highdim": "zoopt._bench.highdim",
+    "parallel": "zoopt._bench.parallel",
+}
 
 
 def run_task(name: str, argv: list[str]) -> int:
