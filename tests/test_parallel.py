@@ -77,3 +77,14 @@ def test_worker_exception_comes_home_and_state_is_unchanged(executor):
     if isinstance(executor, cf.ProcessPoolExecutor):
         # the worker's traceback travels as the cause
         assert "boom" in str(info.value.__cause__)
+
+
+def test_lost_dask_worker_probes_are_resubmitted(dask_client, tmp_path):
+    from objectives import DieOnce
+
+    kw = {"method": "es", "maxiter": 3, "rng": 2}
+    remote = minimize(DieOnce(tmp_path / "died"), np.ones(8), executor=dask_client, **kw)
+    assert (tmp_path / "died").exists()  # a worker did die
+    local = minimize(shifted_abs, np.ones(8), **kw)
+    for key in ("x", "fun", "x_mean", "nfev"):
+        np.testing.assert_array_equal(remote[key], local[key])

@@ -65,7 +65,7 @@ class Tracker:
         return vals[0] if single else vals
 
     def scalar(self, x: Any) -> float:
-        return float(self(np.asarray(x, dtype=np.float64)))
+        return float(self(np.asarray(x, dtype=np.float64).reshape(-1)))
 
     def evals_to(self, threshold: float) -> int | None:
         for n, b in self.trace:

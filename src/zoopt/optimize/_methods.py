@@ -182,8 +182,8 @@ class ES(Optimizer):
     sigma : float, optional
         Standard deviation of the perturbations (default 0.1).
     popsize : int, optional
-        Evaluations per step, even (default 2 * (4 + floor(3 ln d) // 2 + 1)... see
-        ``default_popsize``).
+        Evaluations per step, even (default :meth:`default_popsize`: the even
+        number just above ``4 + 3 ln d``, at least 8).
     weight_decay : float >= 0, optional
         L2 coefficient (default 0.005, as in Salimans et al.).
     beta1, beta2, eps : optional
@@ -196,6 +196,7 @@ class ES(Optimizer):
 
     @staticmethod
     def default_popsize(d: int) -> int:
+        """The even number just above ``4 + floor(3 ln d)``, at least 8."""
         return 2 * max(4, (4 + int(3 * math.log(d))) // 2 + 1)
 
     def __init__(self, x0: Any, *, lr: float = 0.05, sigma: float = 0.1,
