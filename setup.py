@@ -82,6 +82,7 @@ extensions = [
         include_dirs=["src_cy"],
         depends=["src_cy/zoopt_streams.h"],
     ),
+    Extension("zoopt._cy.metrics", ["src_cy/metrics.pyx"], include_dirs=["src_cy"]),
     Extension(
         "zoopt._cy.policy",
         ["src_cy/policy.pyx"],

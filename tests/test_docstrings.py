@@ -5,13 +5,14 @@ import doctest
 import pytest
 
 import zoopt.estimators
+import zoopt.metrics
 import zoopt.optimize._minimize
 import zoopt.optimize._scipy
 import zoopt.policy
 import zoopt.random
 
 
-@pytest.mark.parametrize("module", [zoopt.random, zoopt.estimators, zoopt.policy,
+@pytest.mark.parametrize("module", [zoopt.random, zoopt.estimators, zoopt.policy, zoopt.metrics,
                                     zoopt.optimize._minimize, zoopt.optimize._scipy])
 def test_doctests(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)

@@ -2,6 +2,7 @@
 conscious change of this list and of the docs."""
 
 import zoopt
+import zoopt.metrics
 import zoopt.optimize
 import zoopt.parallel
 import zoopt.policy
@@ -9,11 +10,12 @@ import zoopt.random
 
 PUBLIC = {
     "zoopt": {"EstimateInfo", "OptimizeResult", "PolicyInfo", "__version__",
-              "get_num_threads", "grad", "minimize", "optimize", "parallel", "policy",
-              "random", "set_num_threads"},
+              "get_num_threads", "grad", "metrics", "minimize", "optimize", "parallel",
+              "policy", "random", "set_num_threads"},
     "zoopt.optimize": {"ES", "METHODS", "SNES", "SPSA", "ZOSGD", "OptimizeResult",
                        "OptimizeWarning", "Optimizer", "ZOAdam", "minimize", "scipy_method"},
     "zoopt.parallel": {"evaluate_block"},
+    "zoopt.metrics": {"accuracy", "confusion_matrix", "f1_score"},
     "zoopt.policy": {"categorical", "chain_linear", "gaussian", "output_space", "sequence",
                      "shape"},
     "zoopt.random": {"KIND_GUMBEL", "KIND_NORMAL", "KIND_RADEMACHER", "directions",
@@ -31,6 +33,7 @@ def test_all_lists_exactly_the_public_names():
     assert set(zoopt.policy.__all__) == PUBLIC["zoopt.policy"]
     assert set(zoopt.optimize.__all__) == PUBLIC["zoopt.optimize"]
     assert set(zoopt.parallel.__all__) == PUBLIC["zoopt.parallel"]
+    assert set(zoopt.metrics.__all__) == PUBLIC["zoopt.metrics"]
 
 
 def test_no_unlisted_public_names():
@@ -48,7 +51,8 @@ def test_no_unlisted_public_names():
 
 
 def test_every_public_callable_has_a_docstring():
-    for mod in (zoopt, zoopt.random, zoopt.policy, zoopt.optimize, zoopt.parallel):
+    for mod in (zoopt, zoopt.random, zoopt.policy, zoopt.optimize, zoopt.parallel,
+                zoopt.metrics):
         for name in mod.__all__:
             obj = getattr(mod, name)
             if callable(obj):

@@ -5,7 +5,7 @@ estimation (REINFORCE) as one family over counter-based random streams and
 compiled kernels.
 """
 
-from zoopt import optimize, parallel, policy, random
+from zoopt import metrics, optimize, parallel, policy, random
 from zoopt._result import EstimateInfo, PolicyInfo
 from zoopt._threads import get_num_threads, set_num_threads
 from zoopt._version import __version__
@@ -19,6 +19,7 @@ __all__ = [
     "__version__",
     "get_num_threads",
     "grad",
+    "metrics",
     "minimize",
     "optimize",
     "parallel",

@@ -16,6 +16,7 @@ TASKS = {
     "blackbox": "zoopt._bench.blackbox",
     "highdim": "zoopt._bench.highdim",
     "parallel": "zoopt._bench.parallel",
+    "metrics": "zoopt._bench.metrics",
 }
 
 
