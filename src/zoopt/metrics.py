@@ -1,4 +1,7 @@
-"""Classification metrics as batched objectives: one call scores many predictions.
+"""Metrics as batched objectives: accuracy, F1 and BLEU, with the numbers of
+scikit-learn and sacreBLEU.
+
+Classification metrics as batched objectives: one call scores many predictions.
 
 ``y_pred`` may carry leading axes: a population of ``P`` predictions of the same
 ``N`` examples (``y_pred`` of shape ``(P, N)``, or any ``(..., N)``) is scored
@@ -14,10 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from zoopt._bleu import BLEUScore, corpus_bleu, sentence_bleu, sentence_bleu_batch
 from zoopt._threads import get_num_threads
 from zoopt._validation import check_choice, check_int
 
-__all__ = ["accuracy", "confusion_matrix", "f1_score"]
+__all__ = ["BLEUScore", "accuracy", "confusion_matrix", "corpus_bleu", "f1_score",
+           "sentence_bleu", "sentence_bleu_batch"]
 
 AVERAGES = ("binary", "micro", "macro", "weighted")
 _DIRECT_MAX = 1 << 22  # labels in [0, 2^22) are used as ids directly
