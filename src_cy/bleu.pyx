@@ -7,8 +7,12 @@ thread, so results do not depend on the number of threads.
 """
 from cython.parallel cimport parallel, prange
 from libc.math cimport exp, fabs, isfinite, log
-from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
+
+from libc.string cimport memcmp
+
+import numpy as np
 
 from _kernel_util cimport _check_flag, _flag
 
@@ -116,8 +120,8 @@ def bleu_stats(const int64_t[::1] toks, const int64_t[::1] hyp_start,
                         hv = _ngram_hash(tp + ref_start[r] + j, n)
                         slot = <Py_ssize_t>(hv & <uint64_t>mask)
                         while pos[slot] >= 0:
-                            if keys[slot] == hv and _same(tp + h0 + pos[slot],
-                                                           tp + ref_start[r] + j, n):
+                            if keys[slot] == hv and _same(
+                                    tp + h0 + pos[slot], tp + ref_start[r] + j, n):
                                 if cur[slot] != r:
                                     if rcnt[slot] > rmax[slot]:
                                         rmax[slot] = rcnt[slot]
@@ -232,3 +236,133 @@ def bleu_scores(const double[:, ::1] stats, int max_order, int smooth, double sm
                 score[k] = bp * exp(acc / eff)
         free(logs)
     _check_flag(failed)
+
+
+cdef extern from "Python.h":
+    const char *PyUnicode_AsUTF8AndSize(object s, Py_ssize_t *size) except NULL
+    bint PyUnicode_IS_ASCII(object s)
+
+
+cdef inline bint _is_ascii_space(unsigned char c) noexcept nogil:
+    # the ASCII characters str.split() splits on (str.isspace() is True for them)
+    return c == 32 or (9 <= c <= 13) or (28 <= c <= 31)
+
+
+cdef inline uint64_t _bytes_hash(const char *p, Py_ssize_t n) noexcept nogil:
+    cdef uint64_t h = 0xCBF29CE484222325ULL
+    cdef Py_ssize_t k
+    for k in range(n):
+        h = (h ^ <unsigned char>p[k]) * 0x100000001B3ULL
+    return h ^ (h >> 29)
+
+
+cdef class _WordTable:
+    """Exact token -> id table over byte strings that stay alive meanwhile."""
+    cdef uint64_t *hashes
+    cdef const char **ptrs
+    cdef Py_ssize_t *lens
+    cdef int64_t *ids
+    cdef Py_ssize_t cap, n
+
+    def __cinit__(self):
+        self.cap = 0
+        self.n = 0
+        self._grow(1 << 12)
+
+    def __dealloc__(self):
+        free(self.hashes)
+        free(self.ptrs)
+        free(self.lens)
+        free(self.ids)
+
+    cdef int _grow(self, Py_ssize_t cap) except -1:
+        cdef uint64_t *h = <uint64_t *> malloc(cap * sizeof(uint64_t))
+        cdef const char **p = <const char **> malloc(cap * sizeof(char *))
+        cdef Py_ssize_t *ln = <Py_ssize_t *> malloc(cap * sizeof(Py_ssize_t))
+        cdef int64_t *d = <int64_t *> malloc(cap * sizeof(int64_t))
+        cdef Py_ssize_t i, s
+        if h == NULL or p == NULL or ln == NULL or d == NULL:
+            free(h)
+            free(p)
+            free(ln)
+            free(d)
+            raise MemoryError()
+        for i in range(cap):
+            d[i] = -1
+        for i in range(self.cap):
+            if self.ids[i] >= 0:
+                s = <Py_ssize_t>(self.hashes[i] & <uint64_t>(cap - 1))
+                while d[s] >= 0:
+                    s = (s + 1) & (cap - 1)
+                h[s] = self.hashes[i]
+                p[s] = self.ptrs[i]
+                ln[s] = self.lens[i]
+                d[s] = self.ids[i]
+        free(self.hashes)
+        free(self.ptrs)
+        free(self.lens)
+        free(self.ids)
+        self.hashes, self.ptrs, self.lens, self.ids, self.cap = h, p, ln, d, cap
+        return 0
+
+    cdef int64_t get(self, const char *p, Py_ssize_t n) except -2:
+        cdef uint64_t h = _bytes_hash(p, n)
+        cdef Py_ssize_t s
+        if 2 * (self.n + 1) > self.cap:
+            self._grow(2 * self.cap)
+        s = <Py_ssize_t>(h & <uint64_t>(self.cap - 1))
+        while self.ids[s] >= 0:
+            if (self.hashes[s] == h and self.lens[s] == n
+                    and memcmp(self.ptrs[s], p, n) == 0):
+                return self.ids[s]
+            s = (s + 1) & (self.cap - 1)
+        self.hashes[s] = h
+        self.ptrs[s] = p
+        self.lens[s] = n
+        self.ids[s] = self.n
+        self.n += 1
+        return self.ids[s]
+
+
+def encode_words(list lines):
+    """Whitespace tokens of each string -> (ids int64, tokens per line int64).
+
+    Splits exactly as ``str.split()``: ASCII strings in C, others through
+    Python; equal tokens get equal ids (compared byte for byte).
+    """
+    cdef Py_ssize_t n = len(lines), i, j, start, size, total = 0
+    cdef const char *buf
+    cdef object line, tok
+    cdef _WordTable table = _WordTable()
+    cdef list keep = []
+    for line in lines:
+        total += len(<str>line)
+    ids_arr = np.empty(total // 2 + n + 1, dtype=np.int64)
+    lens_arr = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] ids = ids_arr
+    cdef int64_t[::1] lens = lens_arr
+    cdef Py_ssize_t k = 0, before
+    for i in range(n):
+        line = lines[i]
+        before = k
+        if PyUnicode_IS_ASCII(line):
+            buf = PyUnicode_AsUTF8AndSize(line, &size)
+            j = 0
+            while j < size:
+                while j < size and _is_ascii_space(<unsigned char>buf[j]):
+                    j += 1
+                if j >= size:
+                    break
+                start = j
+                while j < size and not _is_ascii_space(<unsigned char>buf[j]):
+                    j += 1
+                ids[k] = table.get(buf + start, j - start)
+                k += 1
+        else:
+            for tok in (<str>line).split():
+                keep.append(tok)
+                buf = PyUnicode_AsUTF8AndSize(tok, &size)
+                ids[k] = table.get(buf, size)
+                k += 1
+        lens[i] = k - before
+    return ids_arr[:k], lens_arr

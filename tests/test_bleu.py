@@ -150,3 +150,18 @@ def test_thread_count_does_not_change_scores(threads):
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_unicode_whitespace_and_tokens_split_like_str_split():
+    from zoopt._cy import bleu as kernels
+
+    lines = ["naïve café\u00a0au lait", "a\x1cb\tc\n d", "", "   ", "été été", "x\u2003y"]
+    ids, lens = kernels.encode_words(lines)
+    assert lens.tolist() == [len(s.split()) for s in lines]
+    words = [w for s in lines for w in s.split()]
+    index = {w: i for i, w in enumerate(dict.fromkeys(words))}
+    assert ids.tolist() == [index[w] for w in words]
+    h = ["naïve café\u00a0au lait", "x\u2003y z"]
+    r = ["naïve café au lait", "x y z"]
+    theirs = sacrebleu.metrics.BLEU(tokenize="none").corpus_score(h, [r])
+    _same(metrics.corpus_bleu(h, [[x] for x in r]), theirs)

@@ -67,3 +67,12 @@ def test_bench_help_of_every_task():
                              capture_output=True, text=True, check=False)
         assert res.returncode == 0, res.stderr
         assert task in res.stdout
+
+
+def test_bench_metrics_quick(capsys):
+    from zoopt._bench.metrics import main as bench_main
+
+    assert bench_main(["--quick", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "identical values: True" in out
+    assert "zoopt corpus_bleu" in out

@@ -143,6 +143,8 @@ def _prepare(hyps: Any, refs: Any, tokenize: str, lowercase: bool, caller: str):
         return [t.lower() if (lowercase and isinstance(t, str)) else t for t in s] \
             if lowercase else s
 
+    if text:
+        return _prepare_text(hyps, refs, tokenize, lowercase, caller, words)
     enc = _Encoder(caller)
     pieces: list[np.ndarray] = []
     hyp_se, ref_se, ref_ptr = [], [], [0]
@@ -153,13 +155,11 @@ def _prepare(hyps: Any, refs: Any, tokenize: str, lowercase: bool, caller: str):
         hyp_se.append((off, off + h.size))
         off += h.size
         rk = refs[k]
-        if text:
-            many = [rk] if isinstance(rk, str) else list(rk) if _is_seq(rk) else None
-        else:
-            many = list(rk) if (_is_seq(rk) and len(rk) > 0 and _is_seq(rk[0])) else [rk]
-        if many is None or len(many) == 0:
+        many = list(rk) if (_is_seq(rk) and len(rk) > 0 and _is_seq(rk[0])) else [rk]
+        if len(many) == 0 or (len(many) == 1 and _is_seq(rk) and len(rk) == 0
+                              and not isinstance(rk, np.ndarray)):
             raise ValueError(f"{caller}: hypothesis {k} needs at least one reference "
-                             f"(a {'string' if text else 'token sequence'} or a list of them).")
+                             "(a token sequence or a list of them).")
         for j, r in enumerate(many):
             ids = enc.ids(words(r, f"reference {j} of hypothesis {k}"))
             pieces.append(ids)
@@ -172,6 +172,57 @@ def _prepare(hyps: Any, refs: Any, tokenize: str, lowercase: bool, caller: str):
     return (np.ascontiguousarray(toks), np.ascontiguousarray(hyp[:, 0]),
             np.ascontiguousarray(hyp[:, 1]), np.ascontiguousarray(ref[:, 0]),
             np.ascontiguousarray(ref[:, 1]), np.array(ref_ptr, dtype=np.int64))
+
+
+def _prepare_text(hyps: Any, refs: Any, tokenize: str, lowercase: bool, caller: str,
+                  words: Any):
+    """String inputs: every line split and encoded by one compiled pass."""
+    K = len(hyps)
+    if all(type(h) is str for h in hyps) and all(type(r) is str for r in refs):
+        # the common case, one reference string each: interleave without a loop
+        lines: list[str] = [""] * (2 * K)
+        lines[0::2] = hyps
+        lines[1::2] = refs
+        return _segments(lines, [1] * K, tokenize, lowercase)
+    lines = []
+    n_refs: list[int] = []
+    for k, (h, rk) in enumerate(zip(hyps, refs, strict=True)):
+        if not isinstance(h, str):
+            raise TypeError(f"{caller}: hypothesis {k} must be a string like the first "
+                            f"hypothesis. Got {type(h).__name__}.")
+        many = [rk] if isinstance(rk, str) else list(rk) if _is_seq(rk) else None
+        if not many:
+            raise ValueError(f"{caller}: hypothesis {k} needs at least one reference "
+                             "(a string or a list of strings).")
+        for j, r in enumerate(many):
+            if not isinstance(r, str):
+                raise TypeError(f"{caller}: reference {j} of hypothesis {k} must be a string. "
+                                f"Got {type(r).__name__}.")
+        lines.append(h)
+        lines += many
+        n_refs.append(len(many))
+    return _segments(lines, n_refs, tokenize, lowercase)
+
+
+def _segments(lines: list[str], n_refs: list[int], tokenize: str, lowercase: bool):
+    """Lines (each hypothesis followed by its references) -> kernel inputs."""
+    from zoopt._cy import bleu as kernels
+
+    if lowercase:
+        lines = [s.lower() for s in lines]
+    if tokenize == "13a":
+        lines = [_tokenize_13a(s.rstrip()) for s in lines]
+    toks, lens = kernels.encode_words(lines)
+    ends = np.cumsum(lens)
+    starts = ends - lens
+    per = np.array(n_refs, dtype=np.int64) + 1  # segments per pair
+    first = np.concatenate([[0], np.cumsum(per)[:-1]]).astype(np.int64)
+    is_ref = np.ones(ends.size, dtype=bool)
+    is_ref[first] = False
+    ref_ptr = np.concatenate([[0], np.cumsum(per - 1)]).astype(np.int64)
+    return (np.ascontiguousarray(toks), np.ascontiguousarray(starts[first]),
+            np.ascontiguousarray(ends[first]), np.ascontiguousarray(starts[is_ref]),
+            np.ascontiguousarray(ends[is_ref]), ref_ptr)
 
 
 def _options(max_order: Any, smooth: Any, smooth_value: Any, tokenize: Any, caller: str):
