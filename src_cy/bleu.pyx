@@ -17,13 +17,10 @@ import numpy as np
 from _kernel_util cimport _check_flag, _flag
 
 
-cdef inline uint64_t _ngram_hash(const int64_t *t, Py_ssize_t n) noexcept nogil:
-    cdef uint64_t h = 0x9E3779B97F4A7C15ULL
-    cdef Py_ssize_t k
-    for k in range(n):
-        h = (h ^ <uint64_t>t[k]) * 0xFF51AFD7ED558CCDULL
-        h ^= h >> 32
-    return h
+cdef inline uint64_t _mix(uint64_t h, int64_t t) noexcept nogil:
+    """Extend an n-gram hash by one token."""
+    h = (h ^ <uint64_t>t) * 0xFF51AFD7ED558CCDULL
+    return h ^ (h >> 32)
 
 
 cdef inline bint _same(const int64_t *a, const int64_t *b, Py_ssize_t n) noexcept nogil:
@@ -37,12 +34,17 @@ cdef inline bint _same(const int64_t *a, const int64_t *b, Py_ssize_t n) noexcep
 def bleu_stats(const int64_t[::1] toks, const int64_t[::1] hyp_start,
                const int64_t[::1] hyp_end, const int64_t[::1] ref_start,
                const int64_t[::1] ref_end, const int64_t[::1] ref_ptr, int max_order,
-               Py_ssize_t table_size, int64_t[:, ::1] stats, int n_threads):
+               Py_ssize_t table_size, Py_ssize_t scratch, int64_t[:, ::1] stats,
+               int n_threads):
     """Per pair ``k``: ``[hyp_len, closest_ref_len, correct_1..N, total_1..N]``.
 
     Pair ``k`` is the hypothesis ``toks[hyp_start[k]:hyp_end[k]]`` with the
     references ``ref_ptr[k] <= r < ref_ptr[k + 1]``.  ``table_size`` is a power
-    of two larger than twice the longest hypothesis.
+    of two larger than twice the longest hypothesis; ``scratch`` at least the
+    tokens of the longest pair (hypothesis plus its references).
+
+    The hash of the n-gram at each position is extended by one token per
+    order (a running hash), and every hash match is confirmed on the tokens.
     """
     cdef Py_ssize_t K = hyp_start.shape[0], S = table_size, mask = table_size - 1
     cdef Py_ssize_t k, n, i, j, r, slot, H, L, used_n, u, z
@@ -56,8 +58,11 @@ def bleu_stats(const int64_t[::1] toks, const int64_t[::1] hyp_start,
     cdef int64_t *rmax
     cdef int64_t *cur
     cdef int64_t *used
+    cdef uint64_t *run
+    cdef Py_ssize_t roff
     cdef int *failed = _flag()
     with nogil, parallel(num_threads=n_threads):
+        run = <uint64_t *> malloc((scratch + 1) * sizeof(uint64_t))
         keys = <uint64_t *> malloc(S * sizeof(uint64_t))
         pos = <int64_t *> malloc(6 * S * sizeof(int64_t))
         hcnt = pos + S
@@ -69,7 +74,7 @@ def bleu_stats(const int64_t[::1] toks, const int64_t[::1] hyp_start,
             for z in range(S):
                 pos[z] = -1
         for k in prange(K, schedule="dynamic"):
-            if keys == NULL or pos == NULL:
+            if keys == NULL or pos == NULL or run == NULL:
                 failed[0] = 1
                 continue
             h0 = hyp_start[k]
@@ -87,16 +92,34 @@ def bleu_stats(const int64_t[::1] toks, const int64_t[::1] hyp_start,
                     best_len = rl
             stats[k, 0] = hl
             stats[k, 1] = best_len if best_len >= 0 else 0
+            # running hashes: run[0:hl] for the hypothesis, then each reference
+            roff = 0
+            for i in range(hl):
+                run[i] = 0x9E3779B97F4A7C15ULL
+            roff = hl
+            for r in range(ref_ptr[k], ref_ptr[k + 1]):
+                for j in range(ref_end[r] - ref_start[r]):
+                    run[roff + j] = 0x9E3779B97F4A7C15ULL
+                roff = roff + (ref_end[r] - ref_start[r])
             for n in range(1, max_order + 1):
                 H = hl - n + 1
                 stats[k, 2 + max_order + n - 1] = H if H > 0 else 0
                 stats[k, 2 + n - 1] = 0
                 if H <= 0:
                     continue
+                # extend every running hash by the n-th token of its n-gram
+                for i in range(H):
+                    run[i] = _mix(run[i], tp[h0 + i + n - 1])
+                roff = hl
+                for r in range(ref_ptr[k], ref_ptr[k + 1]):
+                    L = ref_end[r] - ref_start[r] - n + 1
+                    for j in range(L):
+                        run[roff + j] = _mix(run[roff + j], tp[ref_start[r] + j + n - 1])
+                    roff = roff + (ref_end[r] - ref_start[r])
                 used_n = 0
                 # hypothesis n-grams
                 for i in range(H):
-                    hv = _ngram_hash(tp + h0 + i, n)
+                    hv = run[i]
                     slot = <Py_ssize_t>(hv & <uint64_t>mask)
                     while True:
                         if pos[slot] < 0:
@@ -114,10 +137,11 @@ def bleu_stats(const int64_t[::1] toks, const int64_t[::1] hyp_start,
                             break
                         slot = (slot + 1) & mask
                 # reference n-grams: counts per reference, maximum over references
+                roff = hl
                 for r in range(ref_ptr[k], ref_ptr[k + 1]):
                     L = ref_end[r] - ref_start[r] - n + 1
                     for j in range(L):
-                        hv = _ngram_hash(tp + ref_start[r] + j, n)
+                        hv = run[roff + j]
                         slot = <Py_ssize_t>(hv & <uint64_t>mask)
                         while pos[slot] >= 0:
                             if keys[slot] == hv and _same(
@@ -130,6 +154,7 @@ def bleu_stats(const int64_t[::1] toks, const int64_t[::1] hyp_start,
                                 rcnt[slot] += 1
                                 break
                             slot = (slot + 1) & mask
+                    roff = roff + (ref_end[r] - ref_start[r])
                 correct = 0
                 for u in range(used_n):
                     slot = used[u]
@@ -139,6 +164,7 @@ def bleu_stats(const int64_t[::1] toks, const int64_t[::1] hyp_start,
                 stats[k, 2 + n - 1] = correct
         free(keys)
         free(pos)
+        free(run)
     _check_flag(failed)
 
 

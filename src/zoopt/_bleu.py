@@ -250,8 +250,13 @@ def _stats(hyps: Any, refs: Any, max_order: int, tokenize: str, lowercase: bool,
     toks, hs, he, rs, re_, rp = _prepare(hyps, refs, tokenize, lowercase, caller)
     longest = int((he - hs).max()) if he.size else 0
     size = 1 << max(4, int(2 * longest + 2).bit_length())
+    # tokens of each pair (hypothesis and references) for the running hashes
+    ref_tok = np.concatenate([[0], np.cumsum(re_ - rs)])
+    pair = (he - hs) + (ref_tok[rp[1:]] - ref_tok[rp[:-1]])
+    scratch = int(pair.max()) if pair.size else 0
     stats = np.zeros((hs.size, 2 + 2 * max_order), dtype=np.int64)
-    kernels.bleu_stats(toks, hs, he, rs, re_, rp, max_order, size, stats, get_num_threads())
+    kernels.bleu_stats(toks, hs, he, rs, re_, rp, max_order, size, scratch, stats,
+                       get_num_threads())
     return stats
 
 

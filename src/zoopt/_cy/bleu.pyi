@@ -2,7 +2,7 @@ import numpy as np
 
 def bleu_stats(
     toks: np.ndarray, hyp_start: np.ndarray, hyp_end: np.ndarray, ref_start: np.ndarray,
-    ref_end: np.ndarray, ref_ptr: np.ndarray, max_order: int, table_size: int,
+    ref_end: np.ndarray, ref_ptr: np.ndarray, max_order: int, table_size: int, scratch: int,
     stats: np.ndarray, n_threads: int,
 ) -> None: ...
 def bleu_scores(
