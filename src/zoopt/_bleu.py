@@ -260,6 +260,17 @@ def _stats(hyps: Any, refs: Any, max_order: int, tokenize: str, lowercase: bool,
     return stats
 
 
+def _checked_stats(hyps: Any, refs: Any, max_order: Any, smooth: Any, smooth_value: Any,
+                   tokenize: Any, effective_order: Any, lowercase: Any, caller: str):
+    """Validate the options, then the per-pair statistics."""
+    max_order, code, value, tokenize = _options(max_order, smooth, smooth_value, tokenize,
+                                                caller)
+    eff = check_bool(effective_order, "effective_order", caller)
+    lowercase = check_bool(lowercase, "lowercase", caller)
+    stats = _stats(hyps, refs, max_order, tokenize, lowercase, caller)
+    return stats, (max_order, code, value, eff)
+
+
 def _scores(stats: np.ndarray, max_order: int, code: int, value: float, eff: bool):
     from zoopt._cy import bleu as kernels
 
@@ -313,12 +324,9 @@ def corpus_bleu(hypotheses: Any, references: Any, *, max_order: int = 4, smooth:
     >>> round(corpus_bleu(["the cat sat on the mat"], [["the cat sat on a mat"]]).score, 4)
     53.7285
     """
-    caller = "corpus_bleu"
-    max_order, code, value, tokenize = _options(max_order, smooth, smooth_value, tokenize,
-                                                caller)
-    eff = check_bool(effective_order, "effective_order", caller)
-    lowercase = check_bool(lowercase, "lowercase", caller)
-    stats = _stats(hypotheses, references, max_order, tokenize, lowercase, caller)
+    stats, (max_order, code, value, eff) = _checked_stats(
+        hypotheses, references, max_order, smooth, smooth_value, tokenize, effective_order,
+        lowercase, "corpus_bleu")
     total = stats.sum(axis=0)[None, :]
     score, prec, bp = _scores(total, max_order, code, value, eff)
     t = total[0]
@@ -363,10 +371,7 @@ def sentence_bleu_batch(hypotheses: Any, references: Any, *, max_order: int = 4,
     scores : ndarray of float64, shape (K,)
         ``scores[k] == sentence_bleu(hypotheses[k], references[k]).score``.
     """
-    caller = "sentence_bleu_batch"
-    max_order, code, value, tokenize = _options(max_order, smooth, smooth_value, tokenize,
-                                                caller)
-    eff = check_bool(effective_order, "effective_order", caller)
-    lowercase = check_bool(lowercase, "lowercase", caller)
-    stats = _stats(hypotheses, references, max_order, tokenize, lowercase, caller)
+    stats, (max_order, code, value, eff) = _checked_stats(
+        hypotheses, references, max_order, smooth, smooth_value, tokenize, effective_order,
+        lowercase, "sentence_bleu_batch")
     return _scores(stats, max_order, code, value, eff)[0]
