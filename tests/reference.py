@@ -320,3 +320,61 @@ def row_score(logits, labels, coef):
     out = coef[:, None] * (onehot - p)
     out[coef == 0] = 0.0
     return out.astype(logits.dtype)
+
+
+# --------------------------------------------------------------------------
+# Metrics kernels
+
+def minmax(a):
+    return int(a.min()), int(a.max())
+
+
+def class_counts(y_true, y_pred, C):
+    """tp[p, c] and pred[p, c], one row at a time."""
+    P = y_pred.shape[0]
+    tp = np.zeros((P, C), dtype=np.int64)
+    pred = np.zeros((P, C), dtype=np.int64)
+    for p in range(P):
+        pred[p] = np.bincount(y_pred[p], minlength=C)
+        hits = y_pred[p][y_pred[p] == y_true]
+        tp[p] = np.bincount(hits, minlength=C)
+    return tp, pred
+
+
+def confusion(y_true, y_pred, C):
+    out = np.zeros((y_pred.shape[0], C, C), dtype=np.int64)
+    for p in range(y_pred.shape[0]):
+        np.add.at(out[p], (y_true, y_pred[p]), 1)
+    return out
+
+
+# --------------------------------------------------------------------------
+# BLEU kernels
+
+def encode_words(lines):
+    """str.split() tokens -> ids in order of first occurrence, tokens per line."""
+    words = [w.split() for w in lines]
+    index = {}
+    ids = [index.setdefault(t, len(index)) for ws in words for t in ws]
+    return np.array(ids, dtype=np.int64), np.array([len(ws) for ws in words], dtype=np.int64)
+
+
+def bleu_stats(hyp, refs, max_order):
+    """[hyp_len, closest_ref_len, correct_1..N, total_1..N] by counting n-grams."""
+    from collections import Counter
+
+    def grams(t, n):
+        return Counter(tuple(t[i:i + n]) for i in range(len(t) - n + 1))
+
+    lens = [len(r) for r in refs]
+    closest = min(lens, key=lambda L: (abs(len(hyp) - L), L))
+    correct, total = [], []
+    for n in range(1, max_order + 1):
+        h = grams(list(hyp), n)
+        best = Counter()
+        for r in refs:
+            for g, c in grams(list(r), n).items():
+                best[g] = max(best[g], c)
+        correct.append(sum(min(c, best[g]) for g, c in h.items()))
+        total.append(max(0, len(hyp) - n + 1))
+    return [len(hyp), closest, *correct, *total]

@@ -489,6 +489,15 @@ def test_3b_output_space_chains_to_parameter_space(N, p_in, k, n, seed):
     (lambda: policy.shape([1.0], kind="rank"), ValueError, "'kind' parameter of shape"),
     (lambda: policy.chain_linear(np.ones((3, 2)), np.ones((4, 1))), ValueError,
      "same number of rows"),
+    (lambda: policy.chain_linear(np.ones(3), np.ones((3, 1))), ValueError, "real 2-D"),
+    (lambda: policy.output_space(lambda Z: Z.sum((1, 2)), np.zeros((0, 2)), sigma=0.1,
+                                 n_samples=2), ValueError, "'outputs'.*non-empty"),
+    (lambda: policy.output_space(lambda Z: Z.sum((1, 2)), [[np.nan, 1.0]], sigma=0.1,
+                                 n_samples=2), ValueError, "'outputs'.*finite"),
+    (lambda: policy.output_space("f1", np.ones((2, 2)), sigma=0.1, n_samples=2), TypeError,
+     "'reward' parameter of output_space must be callable"),
+    (lambda: policy.output_space(lambda Z: Z.sum((1, 2)), np.ones((2, 2)), sigma=0.0,
+                                 n_samples=2), ValueError, "'sigma'"),
 ])
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):

@@ -14,7 +14,7 @@ PUBLIC = {
               "policy", "random", "set_num_threads"},
     "zoopt.optimize": {"ES", "METHODS", "SNES", "SPSA", "ZOSGD", "OptimizeResult",
                        "OptimizeWarning", "Optimizer", "ZOAdam", "minimize", "scipy_method"},
-    "zoopt.parallel": {"evaluate_block"},
+    "zoopt.parallel": set(),
     "zoopt.metrics": {"BLEUScore", "accuracy", "confusion_matrix", "corpus_bleu", "f1_score",
                       "sentence_bleu", "sentence_bleu_batch"},
     "zoopt.policy": {"categorical", "chain_linear", "gaussian", "output_space", "sequence",

@@ -29,10 +29,10 @@ import numpy as np
 from zoopt._engine import Evaluator, rows_per_call
 from zoopt.random import _Stream
 
-__all__ = ["evaluate_block"]
+__all__: list[str] = []
 
 
-def evaluate_block(fun: Callable[..., Any], x: np.ndarray, sigma: float,
+def _evaluate_block(fun: Callable[..., Any], x: np.ndarray, sigma: float,
                    sigma_vec: np.ndarray | None, key: np.ndarray, step: int, dist: str,
                    i0: int, m: int, antithetic: bool, vectorized: bool, nan_policy: str,
                    caller: str, batch_size: int | None = None) -> np.ndarray:
@@ -130,7 +130,7 @@ class RemoteProbes:
         for i0 in range(0, n, size):
             m = min(size, n - i0)
             futures.append((i0, m, self._submit(
-                evaluate_block, self.fun, x, sigma, sigma_vec, key, stream.step, stream.dist,
+                _evaluate_block, self.fun, x, sigma, sigma_vec, key, stream.step, stream.dist,
                 i0, m, antithetic, self.vectorized, self.nan_policy, self.caller,
                 batch_size)))
         per = 2 if antithetic else 1

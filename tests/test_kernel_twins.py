@@ -1,0 +1,65 @@
+"""The metrics and BLEU kernels against their NumPy twins in tests/reference.py."""
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from zoopt._cy import bleu as bleu_k
+from zoopt._cy import metrics as metrics_k
+
+import reference as ref
+from strategies import seeds
+
+
+@given(st.integers(1, 6), st.integers(1, 50), st.sampled_from([2, 5, 600]), seeds,
+       st.sampled_from([np.int32, np.int64]), st.integers(1, 2))
+def test_count_kernels_match_twins(P, N, C, seed, dtype, n_threads):
+    gen = np.random.default_rng(seed % 2**32)
+    yt = gen.integers(0, C, N).astype(dtype)
+    yp = gen.integers(0, C, (P, N)).astype(dtype)
+    tp = np.empty((P, C), np.int64)
+    pred = np.empty((P, C), np.int64)
+    metrics_k.class_counts(yt, yp, tp, pred, n_threads)
+    etp, epred = ref.class_counts(yt, yp, C)
+    np.testing.assert_array_equal(tp, etp)
+    np.testing.assert_array_equal(pred, epred)
+    cm = np.zeros((P, C, C), np.int64)
+    metrics_k.confusion(yt, yp, cm, n_threads)
+    np.testing.assert_array_equal(cm, ref.confusion(yt, yp, C))
+    assert metrics_k.minmax(yp.ravel(), n_threads) == ref.minmax(yp)
+
+
+@given(st.lists(st.lists(st.sampled_from(["a", "b", "é", "c\u00a0d", "x\ty", ""]),
+                         max_size=6).map(" ".join), max_size=8))
+def test_encode_words_matches_twin(lines):
+    ids, lens = bleu_k.encode_words(lines)
+    eids, elens = ref.encode_words(lines)
+    np.testing.assert_array_equal(ids, eids)
+    np.testing.assert_array_equal(lens, elens)
+
+
+@given(st.integers(1, 5), st.integers(1, 3), st.integers(1, 5), seeds)
+def test_bleu_stats_matches_twin(K, R, max_order, seed):
+    gen = np.random.default_rng(seed % 2**32)
+    hyps = [gen.integers(0, 4, gen.integers(0, 12)) for _ in range(K)]
+    refs = [[gen.integers(0, 4, gen.integers(0, 12)) for _ in range(R)] for _ in range(K)]
+    pieces, hs, he, rs, re_, rp, off = [], [], [], [], [], [0], 0
+    for h, rr in zip(hyps, refs, strict=True):
+        pieces.append(h)
+        hs.append(off)
+        off += h.size
+        he.append(off)
+        for r in rr:
+            pieces.append(r)
+            rs.append(off)
+            off += r.size
+            re_.append(off)
+        rp.append(len(rs))
+    toks = np.concatenate(pieces).astype(np.int64)
+    arr = [np.array(v, dtype=np.int64) for v in (hs, he, rs, re_, rp)]
+    stats = np.zeros((K, 2 + 2 * max_order), np.int64)
+    scratch = max(h.size + sum(r.size for r in rr) for h, rr in zip(hyps, refs, strict=True))
+    bleu_k.bleu_stats(toks, *arr, max_order, 64, scratch, stats, 2)
+    for k in range(K):
+        assert stats[k].tolist() == ref.bleu_stats(hyps[k].tolist(),
+                                                   [r.tolist() for r in refs[k]], max_order)
