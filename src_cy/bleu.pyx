@@ -8,7 +8,7 @@ thread, so results do not depend on the number of threads.
 from cython.parallel cimport parallel, prange
 from libc.math cimport exp, fabs, isfinite, log
 from libc.stdint cimport int64_t, uint64_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 
 from libc.string cimport memcmp
 
@@ -267,6 +267,7 @@ def bleu_scores(const double[:, ::1] stats, int max_order, int smooth, double sm
 cdef extern from "Python.h":
     const char *PyUnicode_AsUTF8AndSize(object s, Py_ssize_t *size) except NULL
     bint PyUnicode_IS_ASCII(object s)
+    char *PyBytes_AS_STRING(object b)
 
 
 cdef inline bint _is_ascii_space(unsigned char c) noexcept nogil:
@@ -274,121 +275,255 @@ cdef inline bint _is_ascii_space(unsigned char c) noexcept nogil:
     return c == 32 or (9 <= c <= 13) or (28 <= c <= 31)
 
 
-cdef inline uint64_t _bytes_hash(const char *p, Py_ssize_t n) noexcept nogil:
-    cdef uint64_t h = 0xCBF29CE484222325ULL
-    cdef Py_ssize_t k
-    for k in range(n):
-        h = (h ^ <unsigned char>p[k]) * 0x100000001B3ULL
-    return h ^ (h >> 29)
+cdef struct _Words:
+    # open addressing over slots (hash, id), and the words by id
+    uint64_t *slot_hash
+    int64_t *slot_id
+    Py_ssize_t cap
+    Py_ssize_t n
+    const char **word
+    Py_ssize_t *length
+    uint64_t *hash
 
 
-cdef class _WordTable:
-    """Exact token -> id table over byte strings that stay alive meanwhile."""
-    cdef uint64_t *hashes
-    cdef const char **ptrs
-    cdef Py_ssize_t *lens
-    cdef int64_t *ids
-    cdef Py_ssize_t cap, n
-
-    def __cinit__(self):
-        self.cap = 0
-        self.n = 0
-        self._grow(1 << 12)
-
-    def __dealloc__(self):
-        free(self.hashes)
-        free(self.ptrs)
-        free(self.lens)
-        free(self.ids)
-
-    cdef int _grow(self, Py_ssize_t cap) except -1:
-        cdef uint64_t *h = <uint64_t *> malloc(cap * sizeof(uint64_t))
-        cdef const char **p = <const char **> malloc(cap * sizeof(char *))
-        cdef Py_ssize_t *ln = <Py_ssize_t *> malloc(cap * sizeof(Py_ssize_t))
-        cdef int64_t *d = <int64_t *> malloc(cap * sizeof(int64_t))
-        cdef Py_ssize_t i, s
-        if h == NULL or p == NULL or ln == NULL or d == NULL:
-            free(h)
-            free(p)
-            free(ln)
-            free(d)
-            raise MemoryError()
-        for i in range(cap):
-            d[i] = -1
-        for i in range(self.cap):
-            if self.ids[i] >= 0:
-                s = <Py_ssize_t>(self.hashes[i] & <uint64_t>(cap - 1))
-                while d[s] >= 0:
-                    s = (s + 1) & (cap - 1)
-                h[s] = self.hashes[i]
-                p[s] = self.ptrs[i]
-                ln[s] = self.lens[i]
-                d[s] = self.ids[i]
-        free(self.hashes)
-        free(self.ptrs)
-        free(self.lens)
-        free(self.ids)
-        self.hashes, self.ptrs, self.lens, self.ids, self.cap = h, p, ln, d, cap
-        return 0
-
-    cdef int64_t get(self, const char *p, Py_ssize_t n) except -2:
-        cdef uint64_t h = _bytes_hash(p, n)
-        cdef Py_ssize_t s
-        if 2 * (self.n + 1) > self.cap:
-            self._grow(2 * self.cap)
-        s = <Py_ssize_t>(h & <uint64_t>(self.cap - 1))
-        while self.ids[s] >= 0:
-            if (self.hashes[s] == h and self.lens[s] == n
-                    and memcmp(self.ptrs[s], p, n) == 0):
-                return self.ids[s]
-            s = (s + 1) & (self.cap - 1)
-        self.hashes[s] = h
-        self.ptrs[s] = p
-        self.lens[s] = n
-        self.ids[s] = self.n
-        self.n += 1
-        return self.ids[s]
+cdef void _words_free(_Words *t) noexcept nogil:
+    free(t.slot_hash)
+    free(t.slot_id)
+    free(t.word)
+    free(t.length)
+    free(t.hash)
+    t.slot_hash = NULL
+    t.slot_id = NULL
+    t.word = NULL
+    t.length = NULL
+    t.hash = NULL
+    t.cap = 0
+    t.n = 0
 
 
-def encode_words(list lines):
+cdef int _words_resize(_Words *t, Py_ssize_t cap) noexcept nogil:
+    """Rehash into ``cap`` slots (a power of two); -1 if out of memory."""
+    cdef uint64_t *sh = <uint64_t *> malloc(cap * sizeof(uint64_t))
+    cdef int64_t *sid = <int64_t *> malloc(cap * sizeof(int64_t))
+    cdef const char **w = <const char **> malloc((cap // 2) * sizeof(char *))
+    cdef Py_ssize_t *ln = <Py_ssize_t *> malloc((cap // 2) * sizeof(Py_ssize_t))
+    cdef uint64_t *hs = <uint64_t *> malloc((cap // 2) * sizeof(uint64_t))
+    cdef Py_ssize_t i, s
+    if sh == NULL or sid == NULL or w == NULL or ln == NULL or hs == NULL:
+        free(sh)
+        free(sid)
+        free(w)
+        free(ln)
+        free(hs)
+        return -1
+    for s in range(cap):
+        sid[s] = -1
+    for i in range(t.n):
+        w[i] = t.word[i]
+        ln[i] = t.length[i]
+        hs[i] = t.hash[i]
+        s = <Py_ssize_t>(hs[i] & <uint64_t>(cap - 1))
+        while sid[s] >= 0:
+            s = (s + 1) & (cap - 1)
+        sh[s] = hs[i]
+        sid[s] = i
+    free(t.slot_hash)
+    free(t.slot_id)
+    free(t.word)
+    free(t.length)
+    free(t.hash)
+    t.slot_hash, t.slot_id, t.word, t.length, t.hash, t.cap = sh, sid, w, ln, hs, cap
+    return 0
+
+
+cdef int64_t _words_get(_Words *t, const char *p, Py_ssize_t n, uint64_t h) noexcept nogil:
+    """The id of the word ``p[:n]`` (hash ``h``), added if new; -1 if out of memory."""
+    cdef Py_ssize_t s
+    cdef int64_t i
+    if 2 * (t.n + 1) > t.cap:
+        if _words_resize(t, 4096 if t.cap == 0 else 2 * t.cap) < 0:
+            return -1
+    s = <Py_ssize_t>(h & <uint64_t>(t.cap - 1))
+    while t.slot_id[s] >= 0:
+        i = t.slot_id[s]
+        if t.slot_hash[s] == h and t.length[i] == n and memcmp(t.word[i], p, n) == 0:
+            return i
+        s = (s + 1) & (t.cap - 1)
+    i = t.n
+    t.slot_hash[s] = h
+    t.slot_id[s] = i
+    t.word[i] = p
+    t.length[i] = n
+    t.hash[i] = h
+    t.n += 1
+    return i
+
+
+cdef Py_ssize_t _encode_line(const char *buf, Py_ssize_t size, _Words *t,
+                             int64_t *out) noexcept nogil:
+    """Split on ASCII whitespace, write the word ids; the count, or -1 if out of memory."""
+    cdef Py_ssize_t j = 0, start, k = 0
+    cdef uint64_t h
+    cdef int64_t i
+    while j < size:
+        while j < size and _is_ascii_space(<unsigned char>buf[j]):
+            j += 1
+        if j >= size:
+            break
+        start = j
+        h = 0xCBF29CE484222325ULL  # FNV-1a over the bytes, during the scan
+        while j < size and not _is_ascii_space(<unsigned char>buf[j]):
+            h = (h ^ <unsigned char>buf[j]) * 0x100000001B3ULL
+            j += 1
+        i = _words_get(t, buf + start, j - start, h ^ (h >> 29))
+        if i < 0:
+            return -1
+        out[k] = i
+        k += 1
+    return k
+
+
+def encode_words(list lines, int n_threads=1):
     """Whitespace tokens of each string -> (ids int64, tokens per line int64).
 
-    Splits exactly as ``str.split()``: ASCII strings in C, others through
-    Python; equal tokens get equal ids (compared byte for byte).
+    Splits exactly as ``str.split()``; equal tokens get equal ids (compared
+    byte for byte), numbered in order of first occurrence.  The lines are cut
+    into one contiguous range per thread, each with its own table; the tables
+    are then merged in range order, which gives the same first-occurrence ids
+    as one table would, whatever the thread count.
     """
-    cdef Py_ssize_t n = len(lines), i, j, start, size, total = 0
-    cdef const char *buf
-    cdef object line, tok
-    cdef _WordTable table = _WordTable()
-    cdef list keep = []
-    for line in lines:
-        total += len(<str>line)
-    ids_arr = np.empty(total // 2 + n + 1, dtype=np.int64)
-    lens_arr = np.empty(n, dtype=np.int64)
-    cdef int64_t[::1] ids = ids_arr
-    cdef int64_t[::1] lens = lens_arr
-    cdef Py_ssize_t k = 0, before
-    for i in range(n):
-        line = lines[i]
-        before = k
-        if PyUnicode_IS_ASCII(line):
-            buf = PyUnicode_AsUTF8AndSize(line, &size)
-            j = 0
-            while j < size:
-                while j < size and _is_ascii_space(<unsigned char>buf[j]):
-                    j += 1
-                if j >= size:
+    cdef Py_ssize_t n = len(lines), i, size, bound = 0
+    cdef object line, b
+    cdef list keep = []  # UTF-8 copies of the non-ASCII lines, alive until the end
+    cdef int T = max(1, min(n_threads, <int>(n // 512)))
+    cdef int t
+    cdef const char **bufs = <const char **> malloc((n + 1) * sizeof(char *))
+    cdef Py_ssize_t *sizes = <Py_ssize_t *> malloc((n + 1) * sizeof(Py_ssize_t))
+    cdef Py_ssize_t *first = <Py_ssize_t *> malloc((n + 1) * sizeof(Py_ssize_t))
+    cdef _Words *tabs = <_Words *> calloc(T, sizeof(_Words))
+    cdef int64_t **maps = <int64_t **> calloc(T, sizeof(int64_t *))
+    cdef Py_ssize_t *counts = <Py_ssize_t *> calloc(T + 1, sizeof(Py_ssize_t))
+    cdef int *failed = NULL
+    try:
+        if bufs == NULL or sizes == NULL or first == NULL or tabs == NULL or maps == NULL \
+                or counts == NULL:
+            raise MemoryError()
+        for i in range(n):
+            line = lines[i]
+            if not isinstance(line, str):
+                raise TypeError(f"encode_words: line {i} must be a str, not "
+                                f"{type(line).__name__}")
+            if PyUnicode_IS_ASCII(line):
+                bufs[i] = PyUnicode_AsUTF8AndSize(line, &size)
+            else:
+                # str.split() knows the non-ASCII spaces; rejoin its words with ASCII
+                # spaces (UTF-8 continuation bytes are never ASCII)
+                b = " ".join((<str>line).split()).encode("utf-8")
+                keep.append(b)
+                bufs[i] = PyBytes_AS_STRING(b)
+                size = len(b)
+            sizes[i] = size
+            first[i] = bound  # where line i may start writing: at most (size + 1) // 2 words
+            bound += (size + 1) // 2
+        first[n] = bound
+        tmp_arr = np.empty(bound, dtype=np.int64)
+        lens_arr = np.empty(n, dtype=np.int64)
+        failed = _flag()
+        _encode_ranges(bufs, sizes, first, n, tabs, counts, tmp_arr, lens_arr, T, failed)
+        _check_flag(failed)
+        failed = NULL
+        return _merge_ranges(tabs, maps, counts, first, n, T, tmp_arr, lens_arr)
+    finally:
+        if failed != NULL:
+            free(failed)
+        if tabs != NULL:
+            for t in range(T):
+                _words_free(&tabs[t])
+        if maps != NULL:
+            for t in range(T):
+                free(maps[t])
+        free(bufs)
+        free(sizes)
+        free(first)
+        free(tabs)
+        free(maps)
+        free(counts)
+
+
+cdef void _encode_ranges(const char **bufs, Py_ssize_t *sizes, Py_ssize_t *first,
+                         Py_ssize_t n, _Words *tabs, Py_ssize_t *counts,
+                         int64_t[::1] tmp, int64_t[::1] lens, int T, int *failed):
+    """Range ``t`` (lines ``n*t//T`` to ``n*(t+1)//T``) encoded with table ``t``."""
+    cdef int t
+    cdef Py_ssize_t i, k, lo, hi
+    cdef int64_t *out = &tmp[0] if tmp.shape[0] > 0 else NULL
+    with nogil, parallel(num_threads=T):
+        for t in prange(T, schedule="static", chunksize=1):
+            lo = n * t // T
+            hi = n * (t + 1) // T
+            for i in range(lo, hi):
+                k = _encode_line(bufs[i], sizes[i], &tabs[t], out + first[i]) \
+                    if not failed[0] else -1
+                if k < 0:
+                    failed[0] = 1
+                    k = 0
+                lens[i] = k
+
+
+cdef object _merge_ranges(_Words *tabs, int64_t **maps, Py_ssize_t *counts, Py_ssize_t *first,
+                          Py_ssize_t n, int T, int64_t[::1] tmp, int64_t[::1] lens):
+    """One table: range 0's ids stand, later ranges' words are looked up (or added) in
+    range order; then every line's ids are mapped and packed."""
+    cdef int t
+    cdef Py_ssize_t i, w, pos
+    cdef int64_t g
+    cdef int bad = 0
+    cdef Py_ssize_t *start = <Py_ssize_t *> malloc((n + 1) * sizeof(Py_ssize_t))
+    if start == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            for t in range(1, T):
+                maps[t] = <int64_t *> malloc((tabs[t].n + 1) * sizeof(int64_t))
+                if maps[t] == NULL:
+                    bad = 1
                     break
-                start = j
-                while j < size and not _is_ascii_space(<unsigned char>buf[j]):
-                    j += 1
-                ids[k] = table.get(buf + start, j - start)
-                k += 1
-        else:
-            for tok in (<str>line).split():
-                keep.append(tok)
-                buf = PyUnicode_AsUTF8AndSize(tok, &size)
-                ids[k] = table.get(buf, size)
-                k += 1
-        lens[i] = k - before
-    return ids_arr[:k], lens_arr
+                for w in range(tabs[t].n):
+                    g = _words_get(&tabs[0], tabs[t].word[w], tabs[t].length[w],
+                                   tabs[t].hash[w])
+                    if g < 0:
+                        bad = 1
+                        break
+                    maps[t][w] = g
+                if bad:
+                    break
+            pos = 0
+            for i in range(n):
+                start[i] = pos
+                pos += lens[i]
+            start[n] = pos
+        if bad:
+            raise MemoryError()
+        ids_arr = np.empty(start[n], dtype=np.int64)
+        _pack_ranges(maps, start, first, n, T, tmp, ids_arr)
+        return ids_arr, np.asarray(lens)
+    finally:
+        free(start)
+
+
+cdef void _pack_ranges(int64_t **maps, Py_ssize_t *start, Py_ssize_t *first, Py_ssize_t n,
+                       int T, const int64_t[::1] tmp, int64_t[::1] ids):
+    cdef int t
+    cdef Py_ssize_t i, j, lo, hi, m
+    with nogil, parallel(num_threads=T):
+        for t in prange(T, schedule="static", chunksize=1):
+            lo = n * t // T
+            hi = n * (t + 1) // T
+            for i in range(lo, hi):
+                m = start[i + 1] - start[i]
+                if t == 0:
+                    for j in range(m):
+                        ids[start[i] + j] = tmp[first[i] + j]
+                else:
+                    for j in range(m):
+                        ids[start[i] + j] = maps[t][tmp[first[i] + j]]

@@ -1,7 +1,7 @@
 """The metrics and BLEU kernels against their NumPy twins in tests/reference.py."""
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zoopt._cy import bleu as bleu_k
@@ -33,6 +33,20 @@ def test_count_kernels_match_twins(P, N, C, seed, dtype, n_threads):
                          max_size=6).map(" ".join), max_size=8))
 def test_encode_words_matches_twin(lines):
     ids, lens = bleu_k.encode_words(lines)
+    eids, elens = ref.encode_words(lines)
+    np.testing.assert_array_equal(ids, eids)
+    np.testing.assert_array_equal(lens, elens)
+
+
+@settings(max_examples=20)
+@given(seeds, st.integers(1, 5), st.integers(512, 3000))
+def test_encode_words_threads_match_twin(seed, n_threads, n):
+    # enough lines for one table per thread, merged afterwards: same ids as one table
+    gen = np.random.default_rng(seed % 2**32)
+    vocab = np.array(["a", "bb", "é", "c\u00a0d", "x\ty", "", "ü\u2003v", "zz"]
+                     + [f"w{i}" for i in range(300)])
+    lines = [" ".join(gen.choice(vocab, size=gen.integers(0, 9))) for _ in range(n)]
+    ids, lens = bleu_k.encode_words(lines, n_threads)
     eids, elens = ref.encode_words(lines)
     np.testing.assert_array_equal(ids, eids)
     np.testing.assert_array_equal(lens, elens)

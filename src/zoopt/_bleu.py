@@ -8,6 +8,7 @@ tokenizer of mteval-v13a.
 
 from __future__ import annotations
 
+import functools
 import numbers
 import re
 import sys
@@ -66,7 +67,9 @@ _13A_RULES = [
 ]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _tokenize_13a(line: str) -> str:
+    # cached: references repeat across the calls of a training loop
     line = line.replace("<skipped>", "").replace("-\n", "").replace("\n", " ")
     if "&" in line:
         line = (line.replace("&quot;", '"').replace("&amp;", "&")
@@ -184,8 +187,20 @@ def _prepare_text(hyps: Any, refs: Any, tokenize: str, lowercase: bool, caller: 
         lines[0::2] = hyps
         lines[1::2] = refs
         return _segments(lines, [1] * K, tokenize, lowercase)
+    if all(type(h) is str for h in hyps) and all(type(r) in (list, tuple) for r in refs):
+        # lists of reference strings: flatten by comprehension when every entry checks out
+        n_refs: list[int] = [len(r) for r in refs]
+        flat = [s for r in refs for s in r]
+        if min(n_refs) > 0 and all(type(s) is str for s in flat):
+            if max(n_refs) == 1:
+                lines = [""] * (2 * K)
+                lines[0::2] = hyps
+                lines[1::2] = flat
+            else:
+                lines = [s for h, r in zip(hyps, refs, strict=True) for s in (h, *r)]
+            return _segments(lines, n_refs, tokenize, lowercase)
     lines = []
-    n_refs: list[int] = []
+    n_refs = []
     for k, (h, rk) in enumerate(zip(hyps, refs, strict=True)):
         if not isinstance(h, str):
             raise TypeError(f"{caller}: hypothesis {k} must be a string like the first "
@@ -212,7 +227,7 @@ def _segments(lines: list[str], n_refs: list[int], tokenize: str, lowercase: boo
         lines = [s.lower() for s in lines]
     if tokenize == "13a":
         lines = [_tokenize_13a(s.rstrip()) for s in lines]
-    toks, lens = kernels.encode_words(lines)
+    toks, lens = kernels.encode_words(lines, get_num_threads())
     ends = np.cumsum(lens)
     starts = ends - lens
     per = np.array(n_refs, dtype=np.int64) + 1  # segments per pair
