@@ -85,6 +85,12 @@ extensions = [
     Extension("zoopt._cy.metrics", ["src_cy/metrics.pyx"], include_dirs=["src_cy"]),
     Extension("zoopt._cy.bleu", ["src_cy/bleu.pyx"], include_dirs=["src_cy"]),
     Extension(
+        "zoopt._cy.projection",
+        ["src_cy/projection.pyx"],
+        include_dirs=["src_cy"],
+        depends=["src_cy/zoopt_streams.h"],
+    ),
+    Extension(
         "zoopt._cy.policy",
         ["src_cy/policy.pyx"],
         include_dirs=["src_cy"],

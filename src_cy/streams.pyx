@@ -9,6 +9,7 @@ threads or on how the caller splits the directions into chunks.
 from cython.parallel cimport parallel, prange
 from libc.stdint cimport int64_t, uint32_t
 from libc.stdlib cimport free, malloc
+from libc.math cimport sqrt
 
 from _kernel_util cimport _check_flag, _flag
 
@@ -91,6 +92,30 @@ def fill(const floating[::1] scale, floating[:, ::1] out, int dist,
             s = scale[r]
             for j in range(j0, j0 + m):
                 out[r, j] = out[r, j] * s
+
+
+def fill_sphere(floating[:, ::1] out, uint32_t k0, uint32_t k1, uint32_t c2, uint32_t c3,
+                uint32_t i0, int n_threads):
+    """Row r of ``out`` = normal direction ``i0 + r`` divided by its norm, in one pass:
+    the same bits as ``fill`` with the scales from ``sq_norms`` (the squares summed
+    in float64 in coordinate order, the inverse norm rounded to the dtype)."""
+    cdef Py_ssize_t n = out.shape[0], d = out.shape[1]
+    cdef Py_ssize_t ntiles = (d + ZO_TILE - 1) // ZO_TILE
+    cdef Py_ssize_t r, t, j, j0, m
+    cdef double total, v
+    cdef floating s
+    for r in prange(n, schedule="static", nogil=True, num_threads=n_threads):
+        total = 0.0
+        for t in range(ntiles):
+            j0 = t * ZO_TILE
+            m = min(<Py_ssize_t>ZO_TILE, d - j0)
+            _gen(&out[r, j0], 0, k0, k1, <uint32_t>(i0 + r), c2, c3, j0, m)
+            for j in range(j0, j0 + m):
+                v = <double>out[r, j]
+                total = total + v * v
+        s = <floating>(1.0 / sqrt(total))
+        for j in range(d):
+            out[r, j] = out[r, j] * s
 
 
 def perturb(const floating[::1] x, floating sigma, const floating[::1] sigma_vec,

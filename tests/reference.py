@@ -378,3 +378,60 @@ def bleu_stats(hyp, refs, max_order):
         correct.append(sum(min(c, best[g]) for g, c in h.items()))
         total.append(max(0, len(hyp) - n + 1))
     return [len(hyp), closest, *correct, *total]
+
+
+# --------------------------------------------------------------------------
+# Projection kernels
+
+def hadamard(n):
+    """Sylvester's Hadamard matrix of order n (a power of 2), by Kronecker products."""
+    H = np.ones((1, 1), dtype=np.int64)
+    while H.shape[0] < n:
+        H = np.block([[H, H], [H, -H]])
+    return H
+
+
+def fwht_rows(a):
+    """Each row times the (symmetric) Hadamard matrix."""
+    return a @ hadamard(a.shape[1]).astype(a.dtype)
+
+
+def srht_rows(X, signs, rows, scale, padded):
+    Y = np.zeros((X.shape[0], padded), dtype=X.dtype)
+    Y[:, : X.shape[1]] = X * signs
+    return (scale * fwht_rows(Y)[:, rows]).astype(X.dtype)
+
+
+def srht_lift_rows(Z, signs, rows, scale, padded, d):
+    Y = np.zeros((Z.shape[0], padded), dtype=Z.dtype)
+    Y[:, rows] = Z
+    return (scale * signs * fwht_rows(Y)[:, :d]).astype(Z.dtype)
+
+
+def sparse_signs(key, c2, c3, n_rows, m, half):
+    """Word j of row r is word j % 4 of block j // 4 of "direction" r: -1 below half,
+    +1 below 2 half, else 0; as CSR (indptr, indices, signs)."""
+    nb = (m + 3) // 4
+    indptr, indices, signs = [0], [], []
+    for r in range(n_rows):
+        ctr = np.zeros((nb, 4), dtype=np.uint32)
+        ctr[:, 0] = np.arange(nb, dtype=np.uint32)
+        ctr[:, 1] = r
+        ctr[:, 2] = c2
+        ctr[:, 3] = c3
+        w = philox4x32(ctr, np.broadcast_to(np.asarray(key, np.uint32), (nb, 2))).ravel()[:m]
+        w = w.astype(np.uint64)
+        cols = np.flatnonzero(w < 2 * half)
+        indices.append(cols)
+        signs.append(np.where(w[cols] < half, -1, 1))
+        indptr.append(indptr[-1] + cols.size)
+    return (np.array(indptr, dtype=np.int64), np.concatenate(indices).astype(np.int32),
+            np.concatenate(signs).astype(np.int8))
+
+
+def sparse_rows(X, indptr, indices, signs, scale, k):
+    out = np.zeros((X.shape[0], k), dtype=np.float64)
+    for i in range(k):
+        sl = slice(indptr[i], indptr[i + 1])
+        out[:, i] = (X[:, indices[sl]].astype(np.float64) * signs[sl]).sum(axis=1)
+    return (scale * out).astype(X.dtype)

@@ -8,7 +8,7 @@ from zoopt._cy import bleu as bleu_k
 from zoopt._cy import metrics as metrics_k
 
 import reference as ref
-from strategies import seeds
+from strategies import keys, seeds
 
 
 @given(st.integers(1, 6), st.integers(1, 50), st.sampled_from([2, 5, 600]), seeds,
@@ -77,3 +77,17 @@ def test_bleu_stats_matches_twin(K, R, max_order, seed):
     for k in range(K):
         assert stats[k].tolist() == ref.bleu_stats(hyps[k].tolist(),
                                                    [r.tolist() for r in refs[k]], max_order)
+
+
+@settings(max_examples=30)
+@given(keys, st.integers(1, 9), st.sampled_from([1, 5, 1023, 1025, 2100]),
+       st.sampled_from([np.float32, np.float64]), st.integers(0, 5), st.integers(1, 2))
+def test_fill_sphere_matches_twin(key, n, d, dtype, start, n_threads):
+    from zoopt._cy import streams
+    from zoopt.random import KIND_NORMAL, _counter_words
+
+    c2, c3 = _counter_words(9, KIND_NORMAL)
+    out = np.empty((n, d), dtype=dtype)
+    streams.fill_sphere(out, int(key[0]), int(key[1]), c2, c3, start, n_threads)
+    want = ref.directions(key, n, d, dist="sphere", step=9, dtype=dtype, start=start)
+    np.testing.assert_array_equal(out, want)

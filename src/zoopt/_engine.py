@@ -167,6 +167,36 @@ class LocalProbes:
         return probe_values(self.evaluate, x, sigma, stream, stream.scales(0, n), n,
                             antithetic, batch_size, sigma_vec)
 
+    def matrix_values(self, x: np.ndarray, sigma: float,
+                      directions: Callable[[int, int], np.ndarray], n: int, antithetic: bool,
+                      batch_size: int | None) -> np.ndarray:
+        return matrix_probe_values(self.evaluate, x, sigma, directions, n, antithetic,
+                                   batch_size)
+
+
+def matrix_probe_values(evaluate: Evaluator, x: np.ndarray, sigma: float,
+                        directions: Callable[[int, int], np.ndarray], n: int,
+                        antithetic: bool, batch_size: int | None) -> np.ndarray:
+    """``probe_values`` for directions given as arrays by ``directions(i0, m)``
+    (rows ``i0 .. i0 + m - 1``), for those the kernels cannot regenerate."""
+    d, dtype = x.size, x.dtype
+    per = 2 if antithetic else 1
+    rows = rows_per_call(batch_size, d, dtype.itemsize, per)
+    per_call = rows // per
+    buf = np.empty((min(rows, n * per), d), dtype=dtype)
+    values = np.empty((n, per), dtype=np.float64)
+    sig = dtype.type(sigma)
+    for i0 in range(0, n, per_call):
+        m = min(per_call, n - i0)
+        out = buf[: m * per].reshape(m, per, d)
+        V = directions(i0, m)
+        np.multiply(V, sig, out=out[:, 0])
+        if antithetic:
+            np.subtract(x, out[:, 0], out=out[:, 1])
+        np.add(x, out[:, 0], out=out[:, 0])
+        values[i0 : i0 + m] = evaluate(buf[: m * per], i0 * per).reshape(m, per)
+    return values
+
 
 def make_probes(fun: Callable[..., Any], vectorized: bool, nan_policy: str, caller: str,
                 executor: Any = None) -> Any:

@@ -17,6 +17,7 @@ TASKS = {
     "highdim": "zoopt._bench.highdim",
     "parallel": "zoopt._bench.parallel",
     "metrics": "zoopt._bench.metrics",
+    "projection": "zoopt._bench.projection",
 }
 
 

@@ -1,7 +1,7 @@
 """Compiled kernels (built from ``src_cy/``)."""
 
 try:
-    from zoopt._cy import bleu, metrics, policy, streams
+    from zoopt._cy import bleu, metrics, policy, projection, streams
 except ImportError as exc:  # pragma: no cover - exercised only on a broken install
     raise ImportError(
         "zoopt's compiled kernels are not built. Install zoopt with `pip install .` "
@@ -9,4 +9,4 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
         "from an unbuilt checkout does not work."
     ) from exc
 
-__all__ = ["bleu", "metrics", "policy", "streams"]
+__all__ = ["bleu", "metrics", "policy", "projection", "streams"]

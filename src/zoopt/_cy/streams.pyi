@@ -9,6 +9,9 @@ def has_openmp() -> bool: ...
 def philox4x32(
     ctr: np.ndarray, key: np.ndarray, out: np.ndarray, rounds: int, n_threads: int
 ) -> None: ...
+def fill_sphere(
+    out: np.ndarray, k0: int, k1: int, c2: int, c3: int, i0: int, n_threads: int,
+) -> None: ...
 def fill(
     scale: np.ndarray, out: np.ndarray, dist: int, k0: int, k1: int, c2: int, c3: int,
     i0: int, n_threads: int,
