@@ -76,3 +76,13 @@ def test_bench_metrics_quick(capsys):
     out = capsys.readouterr().out
     assert "identical values: True" in out
     assert "zoopt corpus_bleu" in out
+
+
+def test_bench_projection_quick(capsys):
+    from zoopt._bench.projection import main as bench_main
+
+    assert bench_main(["--quick", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "zoopt SRHT" in out
+    assert "scikit-learn SparseRandomProjection" in out
+    assert "zoopt sphere.uniform float64" in out

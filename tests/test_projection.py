@@ -36,7 +36,8 @@ def test_fwht_floats_keep_dtype_and_ortho_is_an_involution(p, dtype, seed):
     n = 1 << p
     X = np.random.default_rng(seed % 2**32).standard_normal((2, 3, n)).astype(dtype)
     Y = proj.fwht(X, norm="ortho")
-    assert Y.dtype == dtype and Y.shape == X.shape
+    assert Y.dtype == dtype
+    assert Y.shape == X.shape
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(proj.fwht(Y, norm="ortho"), X, atol=tol * (p + 1))
     np.testing.assert_allclose(np.linalg.norm(Y, axis=-1), np.linalg.norm(X, axis=-1),
@@ -130,7 +131,8 @@ def test_protocol_and_reproducibility(P, threads):
     assert clone(p).get_params() == p.get_params()
     assert "rng=5" in repr(p)
     Y = p.fit_transform(X)
-    assert Y.shape == (40, 32) and Y.dtype == np.float64
+    assert Y.shape == (40, 32)
+    assert Y.dtype == np.float64
     threads(1)
     np.testing.assert_array_equal(P(n_components=32, rng=5).fit_transform(X), Y)
     threads(2)
@@ -140,7 +142,8 @@ def test_protocol_and_reproducibility(P, threads):
     np.testing.assert_allclose(Y32, Y, atol=1e-4)
     assert p.set_params(n_components=8) is p
     assert p.fit(X).transform(X).shape == (40, 8)
-    assert p.n_features_in_ == 300 and p.n_components_ == 8
+    assert p.n_features_in_ == 300
+    assert p.n_components_ == 8
     y = (X[:, 0] > 0).astype(int)
     make_pipeline(P(n_components=16, rng=0), LogisticRegression()).fit(X, y).predict(X)
     gen = np.random.default_rng(3)
@@ -199,7 +202,8 @@ def test_sparse_density_bad_and_exact():
         with pytest.raises(ValueError, match="'density'"):
             proj.SparseRandomProjection(n_components=2, density=bad).fit(X)
     p = proj.SparseRandomProjection(n_components=5, density=1.0, rng=0).fit(X)
-    assert p.density_ == 1.0 and p.components_.nnz == 500
+    assert p.density_ == 1.0
+    assert p.components_.nnz == 500
 
 
 # -- the matrices are what they say ------------------------------------------------------
@@ -211,7 +215,8 @@ def test_srht_is_sqrt_m_over_k_R_H_D():
     D = np.diag(p.signs_)
     A = np.sqrt(64 / 10) * (H[:, :45] @ D)[p.rows_]
     np.testing.assert_allclose(p.transform(X), X @ A.T, atol=1e-13)
-    assert p.padded_ == 64 and np.unique(p.rows_).size == 10
+    assert p.padded_ == 64
+    assert np.unique(p.rows_).size == 10
 
 
 def test_sparse_and_gaussian_matrices():
@@ -294,7 +299,7 @@ def test_orthogonal_grad_equals_its_directions(d, n, method, seed):
     np.testing.assert_allclose(g, U.T @ (U @ a) / n, rtol=1e-9, atol=1e-9 * np.abs(a).sum())
 
 
-@pytest.mark.parametrize("d,q", [(10, 3), (10, 10), (30, 7)])
+@pytest.mark.parametrize(("d", "q"), [(10, 3), (10, 10), (30, 7)])
 def test_orthogonal_mean_squared_error_is_spec_formula(d, q):
     """SPEC 2, last row: E||g - a||^2 = (d + 2 - q)/q ||a||^2 (q <= d), unbiased."""
     a = np.arange(1.0, d + 1)

@@ -6,12 +6,14 @@ import zoopt.metrics
 import zoopt.optimize
 import zoopt.parallel
 import zoopt.policy
+import zoopt.projection
 import zoopt.random
+import zoopt.sphere
 
 PUBLIC = {
     "zoopt": {"EstimateInfo", "OptimizeResult", "PolicyInfo", "__version__",
               "get_num_threads", "grad", "metrics", "minimize", "optimize", "parallel",
-              "policy", "random", "set_num_threads"},
+              "policy", "projection", "random", "set_num_threads", "sphere"},
     "zoopt.optimize": {"ES", "METHODS", "SNES", "SPSA", "ZOSGD", "OptimizeResult",
                        "OptimizeWarning", "Optimizer", "ZOAdam", "minimize", "scipy_method"},
     "zoopt.parallel": set(),
@@ -19,8 +21,12 @@ PUBLIC = {
                       "sentence_bleu", "sentence_bleu_batch"},
     "zoopt.policy": {"categorical", "chain_linear", "gaussian", "output_space", "sequence",
                      "shape"},
-    "zoopt.random": {"KIND_GUMBEL", "KIND_NORMAL", "KIND_RADEMACHER", "directions",
-                     "key_from_rng", "philox4x32"},
+    "zoopt.random": {"KIND_ANGLE", "KIND_GUMBEL", "KIND_NORMAL", "KIND_PROJECTION",
+                     "KIND_RADEMACHER", "directions", "key_from_rng", "philox4x32"},
+    "zoopt.projection": {"GaussianRandomProjection", "NotFittedError", "SRHT",
+                         "SparseRandomProjection", "fwht", "jl_min_dim"},
+    "zoopt.sphere": {"angle_cdf", "angle_moments", "angle_pdf", "random_orthogonal",
+                     "sample_angles", "uniform"},
 }
 
 
@@ -35,6 +41,8 @@ def test_all_lists_exactly_the_public_names():
     assert set(zoopt.optimize.__all__) == PUBLIC["zoopt.optimize"]
     assert set(zoopt.parallel.__all__) == PUBLIC["zoopt.parallel"]
     assert set(zoopt.metrics.__all__) == PUBLIC["zoopt.metrics"]
+    assert set(zoopt.projection.__all__) == PUBLIC["zoopt.projection"]
+    assert set(zoopt.sphere.__all__) == PUBLIC["zoopt.sphere"]
 
 
 def test_no_unlisted_public_names():
@@ -53,7 +61,7 @@ def test_no_unlisted_public_names():
 
 def test_every_public_callable_has_a_docstring():
     for mod in (zoopt, zoopt.random, zoopt.policy, zoopt.optimize, zoopt.parallel,
-                zoopt.metrics):
+                zoopt.metrics, zoopt.projection, zoopt.sphere):
         for name in mod.__all__:
             obj = getattr(mod, name)
             if callable(obj):

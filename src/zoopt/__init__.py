@@ -5,7 +5,7 @@ estimation (REINFORCE) as one family over counter-based random streams and
 compiled kernels.
 """
 
-from zoopt import metrics, optimize, parallel, policy, random
+from zoopt import metrics, optimize, parallel, policy, projection, random, sphere
 from zoopt._result import EstimateInfo, PolicyInfo
 from zoopt._threads import get_num_threads, set_num_threads
 from zoopt._version import __version__
@@ -24,6 +24,8 @@ __all__ = [
     "optimize",
     "parallel",
     "policy",
+    "projection",
     "random",
     "set_num_threads",
+    "sphere",
 ]

@@ -333,7 +333,7 @@ class _Projection:
 
     def _check_eps(self, caller: str) -> float:
         eps = self.eps  # type: ignore[attr-defined]
-        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < eps < 1:
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < float(eps) < 1:
             raise ValueError(f"The 'eps' parameter of {caller} must be a float in the range "
                              f"(0, 1). Got {eps!r} instead.")
         return float(eps)
@@ -350,10 +350,10 @@ class _Projection:
                     "n_components."
                 )
             return max(int(k), 1)
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or int(k) < 1:
             raise ValueError(f"The 'n_components' parameter of {caller} must be 'auto' or an "
                              f"int >= 1. Got {k!r} instead.")
-        if k > m:
+        if int(k) > m:
             raise ValueError(
                 f"The 'n_components' parameter of {caller} must be at most n_features = {m} "
                 f"(a projection reduces dimension). Got {int(k)}."
