@@ -373,3 +373,13 @@ def test_subspace_and_orthogonal_keep_float32_and_are_reproducible(threads):
         g2 = zoopt.grad(f, x, n_dirs=16, rng=0, batch_size=6, **kw)
         assert g1.dtype == np.float32
         np.testing.assert_array_equal(g1, g2)
+
+
+@pytest.mark.parametrize("P", PROJECTIONS)
+def test_huge_finite_data_is_accepted_and_inf_refused(P):
+    X = np.full((3, 8), 1e307)  # the sum overflows; the entries are finite
+    assert np.isfinite(P(n_components=2, rng=0).fit_transform(X / 1e10)).all()
+    P(n_components=2, rng=0).fit(X)
+    X[1, 2] = -np.inf
+    with pytest.raises(ValueError, match="finite"):
+        P(n_components=2, rng=0).fit(X)

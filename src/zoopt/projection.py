@@ -250,7 +250,9 @@ class _Projection:
         self
         """
         caller = f"{type(self).__name__}.fit"
-        X = self._check_X(X, caller)
+        return self._fit_checked(self._check_X(X, caller), caller)
+
+    def _fit_checked(self, X: Any, caller: str) -> Any:
         n_samples, m = X.shape
         eps = self._check_eps(caller)
         k = self._check_n_components(n_samples, m, eps, caller)
@@ -289,8 +291,10 @@ class _Projection:
         return self._apply(X)
 
     def fit_transform(self, X: Any, y: Any = None) -> Any:
-        """``fit(X)`` then ``transform(X)``."""
-        return self.fit(X, y).transform(X)
+        """``fit(X)`` then ``transform(X)`` (X checked once)."""
+        caller = f"{type(self).__name__}.fit_transform"
+        X = self._check_X(X, caller)
+        return self._fit_checked(X, caller)._apply(X)
 
     # -- validation -----------------------------------------------------------------
 
@@ -322,7 +326,7 @@ class _Projection:
                 )
             if X.dtype not in (np.float32, np.float64):
                 X = X.astype(np.float64)
-            if not np.isfinite(X).all():
+            if not _all_finite(X):
                 raise ValueError(f"The 'X' parameter of {caller} must be finite (it has NaN "
                                  "or infinite entries).")
             X = np.ascontiguousarray(X)
@@ -368,6 +372,15 @@ class _Projection:
 
     def _apply(self, X: Any) -> Any:
         raise NotImplementedError
+
+
+def _all_finite(X: np.ndarray) -> bool:
+    """Whether X has no NaN or infinity, without a boolean copy of X in the common case:
+    a finite sum means finite entries; an overflowing sum gets the full check."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(X, dtype=np.float64)):
+            return True
+    return bool(np.isfinite(X).all())
 
 
 def _is_sparse(X: Any) -> bool:

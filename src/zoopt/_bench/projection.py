@@ -66,7 +66,8 @@ def projection_rows(n: int, m: int, k: int, repeats: int) -> list[list[str]]:
         ]
     rows, times = [], {}
     for name, fn in cands:
-        Y = np.asarray(fn().todense()) if hasattr(fn(), "todense") else fn()
+        Y = fn()
+        Y = np.asarray(Y.todense()) if hasattr(Y, "todense") else Y
         t = median_time(fn, repeats=repeats)
         times[name] = t
         rows.append([name, f"{t * 1e3:.1f}", "", f"{_peak_mib(fn):.0f}",
