@@ -220,6 +220,71 @@ def accumulate(const double[::1] w, const floating[::1] scale,
     _check_flag(failed)
 
 
+def fill_span(floating[::1] out, int dist, uint32_t k0, uint32_t k1, uint32_t c2,
+              uint32_t c3, uint32_t direction, int64_t j_first, int n_threads):
+    """``out[j] = u_{direction, j_first + j}``: a span of coordinates of one direction
+    (any ``j_first``; the blocks around it are generated and trimmed)."""
+    cdef int64_t n = out.shape[0]
+    cdef int64_t jb = j_first - j_first % 128  # block-aligned start
+    cdef int64_t ntiles = (j_first + n - jb + ZO_TILE - 1) // ZO_TILE
+    cdef int64_t t, j, a0, lo, hi
+    cdef floating *buf
+    cdef int *failed = _flag()
+    if n == 0:
+        free(failed)
+        return
+    with nogil, parallel(num_threads=n_threads):
+        buf = <floating *> malloc(ZO_TILE * sizeof(floating))
+        for t in prange(ntiles, schedule="static"):
+            if buf == NULL:
+                failed[0] = 1
+                continue
+            a0 = jb + t * ZO_TILE  # absolute coordinates a0 .. a0 + TILE - 1
+            lo = max(a0, j_first)
+            hi = min(a0 + ZO_TILE, j_first + n)
+            _gen(buf, dist, k0, k1, direction, c2, c3, a0, hi - a0)
+            for j in range(lo, hi):
+                out[j - j_first] = buf[j - a0]
+        free(buf)
+    _check_flag(failed)
+
+
+def accumulate_span(const double[::1] w, double[::1] acc, const floating[::1] dtype_of, int dist,
+                    uint32_t k0, uint32_t k1, uint32_t c2, uint32_t c3, uint32_t i0,
+                    int64_t j_first, int n_threads):
+    """``acc[j] += sum_i w[i] * u_{i0 + i, j_first + j}`` in float64, in the order of ``i``
+    (the same sums as ``accumulate`` over the whole vector, restricted to a span).
+    ``dtype_of`` only selects the stream's precision."""
+    cdef int64_t n = acc.shape[0], nw = w.shape[0]
+    cdef int64_t jb = j_first - j_first % 128
+    cdef int64_t ntiles = (j_first + n - jb + ZO_TILE - 1) // ZO_TILE
+    cdef int64_t t, i, j, a0, lo, hi
+    cdef double wi
+    cdef floating *buf
+    cdef int *failed = _flag()
+    if n == 0:
+        free(failed)
+        return
+    with nogil, parallel(num_threads=n_threads):
+        buf = <floating *> malloc(ZO_TILE * sizeof(floating))
+        for t in prange(ntiles, schedule="static"):
+            if buf == NULL:
+                failed[0] = 1
+                continue
+            a0 = jb + t * ZO_TILE
+            lo = max(a0, j_first)
+            hi = min(a0 + ZO_TILE, j_first + n)
+            for i in range(nw):
+                wi = w[i]
+                if wi == 0.0:
+                    continue
+                _gen(buf, dist, k0, k1, <uint32_t>(i0 + i), c2, c3, a0, hi - a0)
+                for j in range(lo, hi):
+                    acc[j - j_first] += wi * <double>buf[j - a0]
+        free(buf)
+    _check_flag(failed)
+
+
 def sq_norms(floating[::1] dtype_of, double[::1] out, Py_ssize_t d, int dist,
              uint32_t k0, uint32_t k1, uint32_t c2, uint32_t c3, uint32_t i0,
              int n_threads):

@@ -706,6 +706,18 @@ def sequence(logits: Any, tokens: Any, rewards: Any, *, mask: Any = None,
         if m.dtype.kind not in "biuf" or not np.isin(m, (0, 1)).all():
             raise ValueError(f"The 'mask' parameter of {caller} must hold booleans or 0/1.")
         m = m.astype(np.float64)
+    adv = _sequence_advantages(R, baseline, greedy_rewards, group_size, caller)
+    coef = np.ascontiguousarray((adv[:, None] * m / S).reshape(S * T))
+    out = np.empty((S * T, V), dtype=z.dtype)
+    kernels.row_score(z.reshape(S * T, V), np.ascontiguousarray(y.reshape(-1), np.int64),
+                      coef, out, get_num_threads())
+    return out.reshape(S, T, V)
+
+
+def _sequence_advantages(R: np.ndarray, baseline: Any, greedy_rewards: Any,
+                         group_size: Any, caller: str) -> np.ndarray:
+    """``A_s = R_s - b_s`` for sequence rewards ``R`` (S,), baselines within groups."""
+    S = R.shape[0]
     K = S if group_size is None else check_int(group_size, "group_size", caller, low=1)
     if S % K:
         raise ValueError(f"The 'group_size' parameter of {caller} must divide S = {S}. "
@@ -730,9 +742,4 @@ def sequence(logits: Any, tokens: Any, rewards: Any, *, mask: Any = None,
         b = np.zeros((1, 1))
     else:
         b = np.full((1, 1), float(baseline))
-    adv = (Rg - b).reshape(S)
-    coef = np.ascontiguousarray((adv[:, None] * m / S).reshape(S * T))
-    out = np.empty((S * T, V), dtype=z.dtype)
-    kernels.row_score(z.reshape(S * T, V), np.ascontiguousarray(y.reshape(-1), np.int64),
-                      coef, out, get_num_threads())
-    return out.reshape(S, T, V)
+    return (Rg - b).reshape(S)

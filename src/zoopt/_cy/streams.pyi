@@ -28,3 +28,11 @@ def sq_norms(
     dtype_of: np.ndarray, out: np.ndarray, d: int, dist: int, k0: int, k1: int, c2: int,
     c3: int, i0: int, n_threads: int,
 ) -> None: ...
+def fill_span(
+    out: np.ndarray, dist: int, k0: int, k1: int, c2: int, c3: int, direction: int,
+    j_first: int, n_threads: int,
+) -> None: ...
+def accumulate_span(
+    w: np.ndarray, acc: np.ndarray, dtype_of: np.ndarray, dist: int, k0: int, k1: int, c2: int,
+    c3: int, i0: int, j_first: int, n_threads: int,
+) -> None: ...

@@ -1,0 +1,651 @@
+"""PyTorch bridges: gradients through black boxes, surrogate losses, forward-only training.
+
+``import zoopt.torch`` (PyTorch is imported here, never by ``import zoopt``).
+
+* :func:`zo_function` wraps a non-differentiable function of tensors (a
+  rounding or argmax layer, a simulator, a metric) in an autograd function
+  whose backward pass is the zeroth-order estimate of the vector-Jacobian
+  product in the function's *input* space.  Autograd carries it through the
+  rest of the model (SPEC.md 3b: the variance grows with the size of that
+  input, not with the number of parameters).
+* :func:`reinforce_loss` and :func:`metric_loss` are surrogate losses whose
+  gradients are :mod:`zoopt.policy`'s REINFORCE estimates.
+* :class:`ZOOptimizer` trains with forward passes only (MeZO-style): it
+  perturbs the parameters in place from the counter stream, evaluates the loss
+  twice per direction, restores the parameters bit for bit, and updates with
+  SGD or Adam.
+
+CPU tensors of float32 and float64 (and bfloat16 or float16 parameters for
+:class:`ZOOptimizer`).  CUDA tensors are refused with a message: the GPU
+kernels are not part of this build.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import torch
+
+from zoopt._bridge import VJPEstimator
+from zoopt._threads import get_num_threads
+from zoopt._validation import check_choice, check_int, check_positive_float
+from zoopt.random import _DIST_CODES, _check_step, _counter_words, _DIST_KINDS, key_from_rng
+
+__all__ = ["ZOFunction", "ZOOptimizer", "metric_loss", "reinforce_loss", "zo_function"]
+
+_FLOATS = (torch.float32, torch.float64)
+
+
+def _check_tensor(x: Any, name: str, caller: str, dtypes: tuple[Any, ...] = _FLOATS) -> Any:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"The {name!r} parameter of {caller} must be a torch.Tensor. Got "
+                        f"{type(x).__name__} instead.")
+    if x.device.type != "cpu":
+        raise ValueError(
+            f"The {name!r} parameter of {caller} is on {x.device}; zoopt.torch works on CPU "
+            "tensors in this build (its GPU kernels are not available). Move it with .cpu()."
+        )
+    if x.dtype not in dtypes:
+        names = ", ".join(str(d).replace("torch.", "") for d in dtypes)
+        raise TypeError(f"The {name!r} parameter of {caller} must have dtype {names}. Got "
+                        f"{str(x.dtype).replace('torch.', '')} instead.")
+    return x
+
+
+def _as_numpy(x: Any, name: str, caller: str) -> np.ndarray:
+    """Array-likes and tensors that do not require grad, as NumPy."""
+    if isinstance(x, torch.Tensor):
+        if x.requires_grad:
+            raise ValueError(f"The {name!r} parameter of {caller} must not require grad (it "
+                             "is a constant of the surrogate loss). Pass it .detach()-ed.")
+        if x.device.type != "cpu":
+            x = x.detach().cpu()
+        return x.detach().numpy()
+    return np.asarray(x)
+
+
+# ---------------------------------------------------------------------------
+# zo_function
+
+class _ZOAutograd(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, z: Any, owner: ZOFunction) -> Any:  # type: ignore[override]
+        y = owner._forward(z)
+        ctx.owner = owner
+        ctx.save_for_backward(z, y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, v: Any) -> Any:  # type: ignore[override]
+        z, y = ctx.saved_tensors
+        return ctx.owner._backward(z, y, v), None
+
+
+class ZOFunction:
+    """A black box made differentiable by zeroth-order estimation (see :func:`zo_function`).
+
+    Attributes
+    ----------
+    fun : callable
+        The black box.
+    step : int
+        Stream step of the next backward pass (incremented by each backward).
+    """
+
+    def __init__(self, fun: Callable[..., Any], est: VJPEstimator, step: int):
+        self.fun = fun
+        self._est = est
+        self.step = step
+
+    def __call__(self, z: Any) -> Any:
+        _check_tensor(z, "z", "zo_function")
+        if self._est.batched and z.ndim == 0:
+            raise ValueError("zo_function with batched=True needs an input with a batch axis "
+                             "(shape (B, ...)); pass batched=False for a single point.")
+        return _ZOAutograd.apply(z, self)
+
+    def __repr__(self) -> str:
+        e = self._est
+        return (f"ZOFunction({getattr(self.fun, '__name__', self.fun)!r}, method={e.method!r}, "
+                f"dist={e.dist!r}, sigma={e.sigma!r}, n_dirs={e.n_dirs}, batched={e.batched})")
+
+    def _call(self, z: Any) -> Any:
+        with torch.no_grad():
+            y = self.fun(z)
+        if not isinstance(y, torch.Tensor):
+            y = torch.as_tensor(np.asarray(y))
+        if not (y.dtype.is_floating_point or y.dtype in (torch.int32, torch.int64, torch.bool)):
+            raise TypeError(f"The function passed to zo_function must return real numbers. Got "
+                            f"dtype {y.dtype}.")
+        return y
+
+    def _forward(self, z: Any) -> Any:
+        y = self._call(z.detach())
+        if self._est.batched and (y.ndim == 0 or y.shape[0] != z.shape[0]):
+            raise ValueError(
+                f"The function passed to zo_function (batched=True) must keep the batch axis: "
+                f"input batch {z.shape[0]}, output shape {tuple(y.shape)}."
+            )
+        if not y.dtype.is_floating_point:
+            y = y.to(z.dtype)
+        return y
+
+    def _backward(self, z: Any, y: Any, v: Any) -> Any:
+        def call(Z: np.ndarray) -> np.ndarray:
+            out = self._call(torch.from_numpy(Z))
+            return out.detach().cpu().numpy()
+
+        g = self._est.estimate(call, z.detach().numpy(), v.detach().cpu().numpy(),
+                               y.detach().numpy(), self.step)
+        self.step += 1
+        return torch.from_numpy(g)
+
+
+def zo_function(fun: Callable[..., Any], *, method: str = "central", dist: str = "normal",
+                sigma: float = 1e-3, n_dirs: int = 32, rng: Any = None, batched: bool = True,
+                batch_size: int | None = None, step: int = 0) -> ZOFunction:
+    """Make a black box differentiable in autograd by zeroth-order estimation.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(z)`` maps a tensor to a tensor (or array-like), without
+        gradients (it runs under ``torch.no_grad()``).  With ``batched=True``
+        (default) the first axis is a batch of independent rows, like a layer:
+        row ``b`` of the output depends on row ``b`` of the input only, and
+        ``fun`` must accept any number of rows (the probes of several
+        directions are stacked along that axis).
+    method : {"central", "forward"}, optional
+        Finite differences: antithetic pairs (default, ``2 n_dirs`` rows of
+        probes) or one-sided (``n_dirs``; reuses the forward output).
+    dist : {"normal", "rademacher", "sphere", "orthogonal"}, optional
+        Directions (default normal); ``"sphere"`` and ``"orthogonal"`` only
+        with ``batched=False``.
+    sigma : float, optional
+        Step of the differences, in the units of ``z`` (default 1e-3).
+    n_dirs : int, optional
+        Directions per backward pass (default 32).
+    rng : None, int, SeedSequence or Generator, optional
+        Source of the stream key, drawn once here.
+    batched : bool, optional
+        Per-row estimates (default True) or one estimate for the whole input.
+    batch_size : int, optional
+        Most probe rows per call of ``fun`` (default: what fits in 16 MiB).
+    step : int, optional
+        Stream step of the first backward pass (default 0); each backward
+        pass uses the next step, so a run is reproducible from ``rng``.
+
+    Returns
+    -------
+    f : ZOFunction
+        Callable on tensors; ``f(z)`` equals ``fun(z)`` and its backward pass
+        returns the estimate of ``J^T v`` for the incoming gradient ``v``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Bad options (here); a CUDA or non-float input, an output without the
+        batch axis, non-finite or wrongly shaped outputs on probes (when
+        called).
+
+    See Also
+    --------
+    zoopt.grad : the estimator (``batched=False`` calls it on ``<v, fun(z)>``).
+    zoopt.policy.output_space : the same estimate for a reward of the outputs.
+
+    Notes
+    -----
+    With ``batched=True``, direction ``i`` is stream direction ``i`` of
+    length ``B k`` reshaped to ``(B, k)`` and row ``b`` gets
+    ``(1/n) sum_i (phi_b(z + s u_i) - phi_b(z - s u_i)) / (2 s) u_{i,b}`` with
+    ``phi_b(z) = <v_b, fun(z)_b>``: unbiased for the Gaussian-smoothed
+    ``fun``, exactly ``(1/n) sum_i u u^T J^T v`` for linear ``fun``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from zoopt.torch import zo_function
+    >>> hard = zo_function(torch.round, sigma=0.5, n_dirs=64, rng=0)
+    >>> z = torch.tensor([[0.2, 1.7]], requires_grad=True)
+    >>> hard(z).sum().backward()          # round has zero gradient almost everywhere;
+    >>> z.grad.shape                      # its smoothed version does not
+    torch.Size([1, 2])
+    """
+    caller = "zo_function"
+    if not callable(fun):
+        raise TypeError(f"The 'fun' parameter of {caller} must be callable. Got {fun!r}.")
+    est = VJPEstimator(method, dist, sigma, n_dirs, rng, batched, batch_size, caller)
+    return ZOFunction(fun, est, _check_step(step, caller))
+
+
+# ---------------------------------------------------------------------------
+# surrogate losses
+
+def reinforce_loss(log_probs: Any, rewards: Any, *, baseline: str | float = "rloo",
+                   greedy_rewards: Any = None, group_size: int | None = None) -> Any:
+    r"""REINFORCE surrogate loss for sampled actions or sequences.
+
+    ``loss = -(1/S) sum_s A_s log p(y_s)`` with advantages ``A_s = R_s - b_s``;
+    its gradient is minus :func:`zoopt.policy.sequence`'s estimate of
+    :math:`\nabla E[R]` (so minimizing it raises the expected reward).
+
+    Parameters
+    ----------
+    log_probs : torch.Tensor, shape (S,) or (S, T)
+        Log-probabilities of the ``S`` sampled actions (per step for
+        sequences, summed over the second axis; zero the steps after the end).
+    rewards : array_like or tensor (without grad), shape (S,)
+    baseline, greedy_rewards, group_size
+        As in :func:`zoopt.policy.sequence` (default ``"rloo"``).
+
+    Returns
+    -------
+    loss : torch.Tensor, scalar
+        Its gradient with respect to ``log_probs[s]`` is exactly
+        ``-A_s / S`` rounded to the dtype of ``log_probs``, the coefficient
+        :func:`zoopt.policy.sequence` applies to the score of sample ``s``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from zoopt.torch import reinforce_loss
+    >>> logits = torch.zeros(4, 3, requires_grad=True)
+    >>> actions = torch.tensor([0, 1, 2, 0])
+    >>> logp = torch.log_softmax(logits, dim=1)[torch.arange(4), actions]
+    >>> reinforce_loss(logp, [1.0, 0.0, 0.0, 1.0]).backward()
+    >>> bool(logits.grad[0, 0] < 0)           # descent raises action 0's logit
+    True
+    """
+    from zoopt.policy import _check_rewards, _sequence_advantages
+
+    caller = "reinforce_loss"
+    _check_tensor(log_probs, "log_probs", caller)
+    if log_probs.ndim not in (1, 2) or log_probs.shape[0] < 1:
+        raise ValueError(f"The 'log_probs' parameter of {caller} must have shape (S,) or "
+                         f"(S, T). Got shape {tuple(log_probs.shape)}.")
+    S = log_probs.shape[0]
+    R = _check_rewards(_as_numpy(rewards, "rewards", caller), ((S,),), "The 'rewards' "
+                       "parameter", caller)
+    if greedy_rewards is not None:
+        greedy_rewards = _as_numpy(greedy_rewards, "greedy_rewards", caller)
+    adv = _sequence_advantages(R, baseline, greedy_rewards, group_size, caller)
+    coef = torch.from_numpy(adv / S).to(log_probs.dtype)
+    lp = log_probs.sum(dim=1) if log_probs.ndim == 2 else log_probs
+    return -(coef * lp).sum()
+
+
+_METRICS = ("accuracy", "f1")
+
+
+def metric_loss(logits: Any, targets: Any, metric: str | Callable[..., Any] = "accuracy", *,
+                n_samples: int = 16, baseline: str | float = "rloo", temperature: float = 1.0,
+                rng: Any = None, step: int = 0, average: str = "binary", pos_label: int = 1,
+                return_info: bool = False) -> Any:
+    r"""Surrogate loss to maximize a classification metric by REINFORCE.
+
+    Labels are sampled from ``softmax(logits / T)`` (compiled Gumbel-max,
+    counter stream), the metric is computed for each sampled labeling, and
+    the loss's gradient is minus :func:`zoopt.policy.categorical`'s estimate
+    of :math:`\nabla E[\mathrm{metric}]`, bit for bit.  Its value is minus the
+    mean metric of the samples.
+
+    Parameters
+    ----------
+    logits : torch.Tensor, shape (N, C)
+        float32 or float64, CPU.
+    targets : array_like or tensor of int (without grad), shape (N,)
+    metric : {"accuracy", "f1"} or callable, optional
+        ``"accuracy"`` (default): per-example correctness over ``N`` (its mean
+        is the accuracy; per-example baselines); ``"f1"``:
+        :func:`zoopt.metrics.f1_score` of each sampled labeling (batched,
+        compiled) with ``average`` and ``pos_label``; a callable
+        ``metric(targets, Y)`` with ``Y`` of shape ``(S, N)`` returning
+        ``(S,)`` or ``(S, N)``.
+    n_samples : int, optional
+        Sampled labelings ``S`` (default 16).
+    baseline, temperature, rng, step
+        As in :func:`zoopt.policy.categorical`.  Pass a
+        ``numpy.random.Generator`` as ``rng`` to get fresh samples at each
+        call of a training loop, reproducibly.
+    average, pos_label
+        For ``metric="f1"`` (default binary F1 of label 1).
+    return_info : bool, optional
+        Also return the :class:`~zoopt.PolicyInfo` of the estimate.
+
+    Returns
+    -------
+    loss : torch.Tensor, scalar
+    info : PolicyInfo
+        With ``return_info=True``.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from zoopt.torch import metric_loss
+    >>> logits = torch.zeros(6, 2, requires_grad=True)
+    >>> y = np.array([0, 1, 1, 0, 1, 1])
+    >>> loss = metric_loss(logits, y, "f1", n_samples=64, rng=0)
+    >>> loss.backward()
+    >>> bool((logits.grad[y == 1, 1] < 0).all())   # descent raises the true class
+    True
+    """
+    from zoopt import metrics, policy
+
+    caller = "metric_loss"
+    _check_tensor(logits, "logits", caller)
+    if logits.ndim != 2:
+        raise ValueError(f"The 'logits' parameter of {caller} must have shape (N, C). Got "
+                         f"shape {tuple(logits.shape)}.")
+    t = _as_numpy(targets, "targets", caller)
+    if t.dtype.kind not in "iu" or t.shape != (logits.shape[0],):
+        raise ValueError(f"The 'targets' parameter of {caller} must hold N = {logits.shape[0]} "
+                         f"integer labels. Got dtype {t.dtype} and shape {t.shape}.")
+    N = logits.shape[0]
+    reward: Callable[[np.ndarray], Any]
+    if callable(metric):
+        fn = metric
+
+        def reward(Y: np.ndarray) -> Any:
+            return fn(t, Y)
+    else:
+        name = check_choice(metric, "metric", caller, _METRICS)
+        if name == "accuracy":
+            def reward(Y: np.ndarray) -> Any:
+                return (Y == t).astype(np.float64) / N
+        else:
+            def reward(Y: np.ndarray) -> Any:
+                return metrics.f1_score(t, Y, average=average, pos_label=pos_label)
+    g, info = policy.categorical(logits.detach().numpy(), reward, n_samples=n_samples,
+                                 baseline=baseline, temperature=temperature, rng=rng,
+                                 step=step, return_info=True)
+    vals = np.asarray(info.values, dtype=np.float64)
+    mean_metric = float(vals.sum(axis=1).mean() if vals.ndim == 2 else vals.mean())
+    surrogate = -(torch.from_numpy(g) * logits).sum()
+    loss = surrogate - surrogate.detach() + torch.tensor(-mean_metric, dtype=logits.dtype)
+    return (loss, info) if return_info else loss
+
+
+# ---------------------------------------------------------------------------
+# forward-only training
+
+_CHUNK = 1 << 18  # coordinates per pass over a tensor: bounds the scratch memory
+_PARAM_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
+
+
+class ZOOptimizer(torch.optim.Optimizer):
+    r"""Forward-only training: central differences along directions from the stream.
+
+    Each direction ``u_i`` (stream direction ``i`` of the current step over all
+    parameters flattened in order, as ``torch.nn.utils.parameters_to_vector``
+    would lay them out) is applied in place: ``theta + s u_i``, the loss,
+    ``theta - s u_i``, the loss, and the parameters are put back bit for bit.
+    The update uses ``g = (1/n) sum_i (L_+ - L_-) / (2 s) u_i``, regenerated
+    from the stream chunk by chunk.
+
+    Parameters
+    ----------
+    params : iterable of tensors or of dicts
+        Parameters (or parameter groups; ``lr``, ``weight_decay``, ``betas``,
+        ``eps`` may differ per group).  CPU, contiguous, float32, float64,
+        bfloat16 or float16.
+    lr : float, optional
+        Learning rate (default 1e-3).
+    sigma : float, optional
+        Perturbation scale (default 1e-3).
+    n_dirs : int, optional
+        Directions per :meth:`step` (or per :meth:`accumulate` call), default 1.
+    rule : {"sgd", "adam"}, optional
+        Update rule (default "sgd": ``theta -= lr g``; "adam": Kingma and Ba's
+        moments, kept in the parameter dtype like ``torch.optim.Adam``).
+    betas, eps : optional
+        Adam's constants (default (0.9, 0.999) and 1e-8).
+    weight_decay : float, optional
+        Added to the gradient as ``weight_decay * theta`` (default 0).
+    dist : {"normal", "rademacher"}, optional
+        Directions (default normal).
+    rng : None, int, SeedSequence or Generator, optional
+        Source of the stream key.
+
+    Notes
+    -----
+    Directions come from the float64 stream when every parameter is float64,
+    else from the float32 stream; each tensor reads its own span of
+    coordinates, so no two tensors share noise, and for float32/float64
+    parameters the gradient is exactly ``zoopt.grad(L, theta_flat,
+    sigma=sigma, n_dirs=n, rng=..., step=t)`` (tests check it).
+
+    Memory: no copy of the parameters.  Scratch buffers cover ``2**18``
+    coordinates at a time, and the exact restore keeps, for the elements whose
+    value ``fl(fl(theta + s u) - s u)`` does not give back (the rounding of
+    the perturbation lost information there), their index and value: a
+    fraction of the parameters that grows with ``sigma`` relative to their
+    magnitudes (``exception_fraction`` after each step; typically a few
+    percent for ``sigma = 1e-3``).  Adam adds its two moment buffers.
+
+    Gradient accumulation: :meth:`accumulate` evaluates ``n_dirs`` more
+    directions at the current parameters (continuing the direction indices),
+    and :meth:`step` then updates with all of them: the same result as one step
+    with the total number of directions.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from zoopt.torch import ZOOptimizer
+    >>> w = torch.nn.Parameter(torch.ones(5))
+    >>> opt = ZOOptimizer([w], lr=0.1, sigma=1e-2, n_dirs=8, rng=0)
+    >>> for _ in range(50):
+    ...     _ = opt.step(lambda: (w * w).sum())
+    >>> bool((w * w).sum() < 5.0)
+    True
+    """
+
+    def __init__(self, params: Iterable[Any], *, lr: float = 1e-3, sigma: float = 1e-3,
+                 n_dirs: int = 1, rule: str = "sgd", betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, dist: str = "normal",
+                 rng: Any = None) -> None:
+        caller = "ZOOptimizer"
+        lr = _check_nonneg(lr, "lr", caller)
+        self.sigma = check_positive_float(sigma, "sigma", caller)
+        self.n_dirs = check_int(n_dirs, "n_dirs", caller, low=1, high=(1 << 31))
+        self.rule = check_choice(rule, "rule", caller, ("sgd", "adam"))
+        self.dist = check_choice(dist, "dist", caller, ("normal", "rademacher"))
+        defaults = {"lr": lr, "betas": betas, "eps": eps,
+                    "weight_decay": _check_nonneg(weight_decay, "weight_decay", caller)}
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            for p in group["params"]:
+                _check_tensor(p, "params", caller, _PARAM_DTYPES)
+                if not p.is_contiguous():
+                    raise ValueError(f"{caller}: parameters must be contiguous tensors.")
+        self.key = key_from_rng(rng, caller)
+        self.t = 0  # the stream step of the current update
+        self._diffs: list[float] = []  # (L+ - L-) of the directions evaluated at step t
+        self.exception_fraction = 0.0
+        params_ = self._params()
+        self._stream_dtype = (np.float64 if all(p.dtype == torch.float64 for p in params_)
+                              else np.float32)
+        self.h = float(self._stream_dtype(self.sigma))
+
+    # -- layout and stream -------------------------------------------------------
+
+    def _params(self) -> list[Any]:
+        return [p for g in self.param_groups for p in g["params"]]
+
+    def _layout(self) -> list[tuple[Any, int, dict[str, Any]]]:
+        out, off = [], 0
+        for g in self.param_groups:
+            for p in g["params"]:
+                out.append((p, off, g))
+                off += p.numel()
+        return out
+
+    def _words(self) -> tuple[int, int, int, int, int]:
+        c2, c3 = _counter_words(self.t, _DIST_KINDS[self.dist])
+        return _DIST_CODES[self.dist], int(self.key[0]), int(self.key[1]), c2, c3
+
+    def _noise(self, buf: np.ndarray, direction: int, j_first: int, dtype: Any) -> Any:
+        """``fl(sigma * u)`` for coordinates ``j_first ..`` of a direction, in ``dtype``."""
+        from zoopt._cy import streams
+
+        code, k0, k1, c2, c3 = self._words()
+        streams.fill_span(buf, code, k0, k1, c2, c3, direction, j_first, get_num_threads())
+        u = torch.from_numpy(buf)
+        sig = torch.tensor(self._stream_dtype(self.sigma), dtype=u.dtype)
+        s = u * sig
+        return s if s.dtype == dtype else s.to(dtype)
+
+    # -- probes --------------------------------------------------------------------
+
+    def _shift(self, direction: int, sign: int) -> list[tuple[Any, Any]]:
+        """theta <- theta + sign * s u in place; what the rounding loses, kept aside."""
+        kept = []
+        buf = np.empty(_CHUNK, dtype=self._stream_dtype)
+        n_lost = 0
+        for p, off, _ in self._layout():
+            flat = p.data.view(-1)
+            for c0 in range(0, flat.numel(), _CHUNK):
+                m = min(_CHUNK, flat.numel() - c0)
+                s = self._noise(buf[:m], direction, off + c0, p.dtype)
+                part = flat[c0 : c0 + m]
+                moved = part + s if sign > 0 else part - s
+                back = moved - s if sign > 0 else moved + s
+                lost = torch.nonzero(back != part).view(-1)
+                if lost.numel():
+                    kept.append((part, (lost, part[lost].clone())))
+                    n_lost += lost.numel()
+                part.copy_(moved)
+        total = sum(p.numel() for p in self._params())
+        self.exception_fraction = max(self.exception_fraction, n_lost / max(total, 1))
+        return kept
+
+    def _unshift(self, direction: int, sign: int, kept: list[tuple[Any, Any]]) -> None:
+        buf = np.empty(_CHUNK, dtype=self._stream_dtype)
+        for p, off, _ in self._layout():
+            flat = p.data.view(-1)
+            for c0 in range(0, flat.numel(), _CHUNK):
+                m = min(_CHUNK, flat.numel() - c0)
+                s = self._noise(buf[:m], direction, off + c0, p.dtype)
+                part = flat[c0 : c0 + m]
+                if sign > 0:
+                    part.sub_(s)
+                else:
+                    part.add_(s)
+        for part, (lost, values) in kept:
+            part[lost] = values
+
+    def _loss(self, closure: Callable[[], Any], direction: int, sign: int) -> float:
+        with torch.no_grad():
+            val = closure()
+        arr = np.asarray(val.detach().cpu().numpy() if isinstance(val, torch.Tensor) else val,
+                         dtype=np.float64)
+        if arr.size != 1 or not np.isfinite(arr).all():
+            raise ValueError(
+                f"The closure passed to ZOOptimizer must return one finite number; got "
+                f"{arr.ravel()[:3].tolist()} at direction {direction} "
+                f"({'+' if sign > 0 else '-'} side) of step {self.t}."
+            )
+        return float(arr.reshape(()))
+
+    # -- public ----------------------------------------------------------------------
+
+    def accumulate(self, closure: Callable[[], Any]) -> float:
+        """Evaluate ``n_dirs`` more directions at the current parameters (no update).
+
+        Returns the mean of the losses evaluated.
+        """
+        if not callable(closure):
+            raise TypeError("ZOOptimizer needs a closure: a callable returning the loss.")
+        total = 0.0
+        for _ in range(self.n_dirs):
+            i = len(self._diffs)
+            values = []
+            for sign in (1, -1):
+                kept = self._shift(i, sign)
+                try:
+                    values.append(self._loss(closure, i, sign))
+                finally:
+                    self._unshift(i, sign, kept)
+            self._diffs.append(values[0] - values[1])
+            total += values[0] + values[1]
+        return total / (2 * self.n_dirs)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+        """One update.  With a closure: evaluate ``n_dirs`` directions first (added to
+        any accumulated ones); then update with all of them and go to the next step.
+
+        Returns the mean loss over the probes of this call (None without closure).
+        """
+        from zoopt._cy import streams
+
+        loss = self.accumulate(closure) if closure is not None else None
+        if not self._diffs:
+            raise RuntimeError("ZOOptimizer.step() without a closure needs accumulate() "
+                               "calls first.")
+        n = len(self._diffs)
+        w = (np.array(self._diffs) / (2.0 * self.h)) * (1.0 / n)
+        code, k0, k1, c2, c3 = self._words()
+        like = np.empty(0, dtype=self._stream_dtype)
+        for p, off, group in self._layout():
+            flat = p.data.view(-1)
+            state = self.state[p]
+            if self.rule == "adam" and not state:
+                state["step"] = 0
+                state["exp_avg"] = torch.zeros_like(p)
+                state["exp_avg_sq"] = torch.zeros_like(p)
+            if self.rule == "adam":
+                state["step"] += 1
+            for c0 in range(0, flat.numel(), _CHUNK):
+                m = min(_CHUNK, flat.numel() - c0)
+                acc = np.zeros(m)
+                streams.accumulate_span(w, acc, like, code, k0, k1, c2, c3, 0, off + c0,
+                                        get_num_threads())
+                part = flat[c0 : c0 + m]
+                self._update(part, acc, group, state, c0, m)
+        self._diffs = []
+        self.t += 1
+        return loss
+
+    def _update(self, part: Any, acc: np.ndarray, group: dict[str, Any], state: dict[str, Any],
+                c0: int, m: int) -> None:
+        dt = part.dtype
+        g = torch.from_numpy(acc.astype(self._stream_dtype)).to(dt)  # the estimate, as zoopt.grad
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * part
+        if self.rule == "sgd":
+            step = torch.from_numpy(np.float64(group["lr"]) * g.to(torch.float64).numpy())
+            part.sub_(step.to(dt))
+            return
+        b1, b2 = group["betas"]
+        k = state["step"]
+        m1 = state["exp_avg"].view(-1)[c0 : c0 + m]
+        m2 = state["exp_avg_sq"].view(-1)[c0 : c0 + m]
+        m1.mul_(b1).add_(g, alpha=1 - b1)
+        m2.mul_(b2).addcmul_(g, g, value=1 - b2)
+        denom = (m2 / (1 - b2**k)).sqrt_().add_(group["eps"])
+        part.addcdiv_(m1, denom, value=-group["lr"] / (1 - b1**k))
+
+    def state_dict(self) -> dict[str, Any]:
+        out = super().state_dict()
+        out["zoopt"] = {"t": self.t, "key": self.key.tolist(), "diffs": list(self._diffs)}
+        return out
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        extra = state_dict.get("zoopt")
+        rest = {k: v for k, v in state_dict.items() if k != "zoopt"}
+        super().load_state_dict(rest)
+        if extra is not None:
+            self.t = int(extra["t"])
+            self.key = np.array(extra["key"], dtype=np.uint32)
+            self._diffs = [float(x) for x in extra["diffs"]]
+
+
+def _check_nonneg(value: Any, name: str, caller: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
+            np.isfinite(float(value)) and float(value) >= 0):
+        raise ValueError(f"The {name!r} parameter of {caller} must be a finite float >= 0. "
+                         f"Got {value!r} instead.")
+    return float(value)
