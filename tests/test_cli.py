@@ -86,3 +86,13 @@ def test_bench_projection_quick(capsys):
     assert "zoopt SRHT" in out
     assert "scikit-learn SparseRandomProjection" in out
     assert "zoopt sphere.uniform float64" in out
+
+
+def test_bench_torch_quick(capsys):
+    pytest.importorskip("torch")
+    from zoopt._bench.torch import main as bench_main
+
+    assert bench_main(["--quick", "--steps", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "zoopt ZOOptimizer" in out
+    assert "exact (kept" in out

@@ -19,3 +19,19 @@ def test_example_runs(name, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "LogisticRegression" in out
     assert "test acc" in out
+
+
+@pytest.mark.parametrize(("name", "expect"), [
+    ("torch_nondifferentiable_layer.py", "straight-through"),
+    ("torch_forward_only_finetune.py", "ZOOptimizer"),
+])
+def test_torch_example_runs(name, expect, monkeypatch, capsys):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("torch")
+    monkeypatch.setattr(sys, "argv", [name, "--quick"])
+    with pytest.raises(SystemExit) as exc:
+        runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert expect in out
+    assert "test acc" in out

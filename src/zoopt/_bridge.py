@@ -90,6 +90,9 @@ class VJPEstimator:
         D = B * k
         n, dtype = self.n_dirs, z.dtype
         h = float(dtype.type(self.sigma))
+        if h == 0.0:
+            raise ValueError(f"The 'sigma' parameter of {self.caller} must be representable "
+                             f"in {dtype}; {self.sigma!r} rounds to 0.")
         sig = dtype.type(self.sigma)
         stream = _Stream(self.key, step, self.dist, dtype, D)
         per = 2 if self.method == "central" else 1
@@ -98,7 +101,11 @@ class VJPEstimator:
         vb = v.reshape(B, -1)
         phi0 = None
         if self.method == "forward":
-            phi0 = np.sum(vb * np.asarray(y, dtype=np.float64).reshape(B, -1), axis=1)
+            y64 = np.asarray(y, dtype=np.float64)
+            if not np.isfinite(y64).all():
+                raise ValueError(f"The function passed to {self.caller} returned non-finite "
+                                 "values at the input point (needed by method='forward').")
+            phi0 = np.sum(vb * y64.reshape(B, -1), axis=1)
         g = np.zeros((B, k), dtype=np.float64)
         zf = z.reshape(1, B, k)
         for i0 in range(0, n, m_max):

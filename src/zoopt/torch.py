@@ -32,7 +32,7 @@ import torch
 from zoopt._bridge import VJPEstimator
 from zoopt._threads import get_num_threads
 from zoopt._validation import check_choice, check_int, check_positive_float
-from zoopt.random import _DIST_CODES, _check_step, _counter_words, _DIST_KINDS, key_from_rng
+from zoopt.random import _DIST_CODES, _DIST_KINDS, _check_step, _counter_words, key_from_rng
 
 __all__ = ["ZOFunction", "ZOOptimizer", "metric_loss", "reinforce_loss", "zo_function"]
 
@@ -72,14 +72,14 @@ def _as_numpy(x: Any, name: str, caller: str) -> np.ndarray:
 
 class _ZOAutograd(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, z: Any, owner: ZOFunction) -> Any:  # type: ignore[override]
+    def forward(ctx: Any, z: Any, owner: ZOFunction) -> Any:
         y = owner._forward(z)
         ctx.owner = owner
         ctx.save_for_backward(z, y)
         return y
 
     @staticmethod
-    def backward(ctx: Any, v: Any) -> Any:  # type: ignore[override]
+    def backward(ctx: Any, v: Any) -> Any:
         z, y = ctx.saved_tensors
         return ctx.owner._backward(z, y, v), None
 
@@ -486,54 +486,80 @@ class ZOOptimizer(torch.optim.Optimizer):
         c2, c3 = _counter_words(self.t, _DIST_KINDS[self.dist])
         return _DIST_CODES[self.dist], int(self.key[0]), int(self.key[1]), c2, c3
 
-    def _noise(self, buf: np.ndarray, direction: int, j_first: int, dtype: Any) -> Any:
-        """``fl(sigma * u)`` for coordinates ``j_first ..`` of a direction, in ``dtype``."""
+    def _noise(self, buf: np.ndarray, direction: int, j_first: int, out: Any) -> Any:
+        """``fl(sigma * u)`` for coordinates ``j_first ..`` of a direction, in ``out``'s
+        dtype (written into ``out`` when the dtypes differ)."""
         from zoopt._cy import streams
 
         code, k0, k1, c2, c3 = self._words()
         streams.fill_span(buf, code, k0, k1, c2, c3, direction, j_first, get_num_threads())
         u = torch.from_numpy(buf)
-        sig = torch.tensor(self._stream_dtype(self.sigma), dtype=u.dtype)
-        s = u * sig
-        return s if s.dtype == dtype else s.to(dtype)
+        u.mul_(torch.tensor(self._stream_dtype(self.sigma), dtype=u.dtype))
+        if u.dtype == out.dtype:
+            return u
+        return out.copy_(u)
+
+    def _scratch(self) -> dict[str, Any]:
+        """Chunk-sized buffers, allocated once per optimizer and dtype."""
+        key = "_zo_scratch"
+        if not hasattr(self, key):
+            sd = torch.float64 if self._stream_dtype == np.float64 else torch.float32
+            bufs: dict[Any, Any] = {"words": np.empty(_CHUNK, dtype=self._stream_dtype),
+                                    "grad": np.empty(_CHUNK, dtype=self._stream_dtype),
+                                    "acc": np.empty(_CHUNK, dtype=np.float64),
+                                    "step64": np.empty(_CHUNK, dtype=np.float64),
+                                    "mask": torch.empty(_CHUNK, dtype=torch.bool)}
+            for dt in {p.dtype for p in self._params()} | {sd}:
+                bufs[dt] = (torch.empty(_CHUNK, dtype=dt), torch.empty(_CHUNK, dtype=dt),
+                            torch.empty(_CHUNK, dtype=dt))
+            setattr(self, key, bufs)
+        return getattr(self, key)
 
     # -- probes --------------------------------------------------------------------
 
-    def _shift(self, direction: int, sign: int) -> list[tuple[Any, Any]]:
+    def _shift(self, direction: int, sign: int) -> list[tuple[Any, Any, Any]]:
         """theta <- theta + sign * s u in place; what the rounding loses, kept aside."""
         kept = []
-        buf = np.empty(_CHUNK, dtype=self._stream_dtype)
+        sc = self._scratch()
         n_lost = 0
         for p, off, _ in self._layout():
             flat = p.data.view(-1)
+            conv, moved, back = sc[p.dtype]
             for c0 in range(0, flat.numel(), _CHUNK):
                 m = min(_CHUNK, flat.numel() - c0)
-                s = self._noise(buf[:m], direction, off + c0, p.dtype)
+                s = self._noise(sc["words"][:m], direction, off + c0, conv[:m])
                 part = flat[c0 : c0 + m]
-                moved = part + s if sign > 0 else part - s
-                back = moved - s if sign > 0 else moved + s
-                lost = torch.nonzero(back != part).view(-1)
+                mv, bk, mask = moved[:m], back[:m], sc["mask"][:m]
+                if sign > 0:
+                    torch.add(part, s, out=mv)
+                    torch.sub(mv, s, out=bk)
+                else:
+                    torch.sub(part, s, out=mv)
+                    torch.add(mv, s, out=bk)
+                torch.ne(bk, part, out=mask)
+                lost = torch.nonzero(mask).view(-1)
                 if lost.numel():
-                    kept.append((part, (lost, part[lost].clone())))
+                    kept.append((part, lost.to(torch.int32), part[lost]))
                     n_lost += lost.numel()
-                part.copy_(moved)
+                part.copy_(mv)
         total = sum(p.numel() for p in self._params())
         self.exception_fraction = max(self.exception_fraction, n_lost / max(total, 1))
         return kept
 
-    def _unshift(self, direction: int, sign: int, kept: list[tuple[Any, Any]]) -> None:
-        buf = np.empty(_CHUNK, dtype=self._stream_dtype)
+    def _unshift(self, direction: int, sign: int, kept: list[tuple[Any, Any, Any]]) -> None:
+        sc = self._scratch()
         for p, off, _ in self._layout():
             flat = p.data.view(-1)
+            conv = sc[p.dtype][0]
             for c0 in range(0, flat.numel(), _CHUNK):
                 m = min(_CHUNK, flat.numel() - c0)
-                s = self._noise(buf[:m], direction, off + c0, p.dtype)
+                s = self._noise(sc["words"][:m], direction, off + c0, conv[:m])
                 part = flat[c0 : c0 + m]
                 if sign > 0:
                     part.sub_(s)
                 else:
                     part.add_(s)
-        for part, (lost, values) in kept:
+        for part, lost, values in kept:
             part[lost] = values
 
     def _loss(self, closure: Callable[[], Any], direction: int, sign: int) -> float:
@@ -573,7 +599,7 @@ class ZOOptimizer(torch.optim.Optimizer):
         return total / (2 * self.n_dirs)
 
     @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update.  With a closure: evaluate ``n_dirs`` directions first (added to
         any accumulated ones); then update with all of them and go to the next step.
 
@@ -600,7 +626,8 @@ class ZOOptimizer(torch.optim.Optimizer):
                 state["step"] += 1
             for c0 in range(0, flat.numel(), _CHUNK):
                 m = min(_CHUNK, flat.numel() - c0)
-                acc = np.zeros(m)
+                acc = self._scratch()["acc"][:m]
+                acc.fill(0.0)
                 streams.accumulate_span(w, acc, like, code, k0, k1, c2, c3, 0, off + c0,
                                         get_num_threads())
                 part = flat[c0 : c0 + m]
@@ -611,13 +638,20 @@ class ZOOptimizer(torch.optim.Optimizer):
 
     def _update(self, part: Any, acc: np.ndarray, group: dict[str, Any], state: dict[str, Any],
                 c0: int, m: int) -> None:
-        dt = part.dtype
-        g = torch.from_numpy(acc.astype(self._stream_dtype)).to(dt)  # the estimate, as zoopt.grad
+        sc = self._scratch()
+        conv, tmp, _ = sc[part.dtype]
+        gs = sc["grad"][:m]
+        np.copyto(gs, acc, casting="same_kind")  # the estimate in the stream dtype, as grad
+        g = conv[:m].copy_(torch.from_numpy(gs))
         if group["weight_decay"]:
-            g = g + group["weight_decay"] * part
+            g.add_(part, alpha=group["weight_decay"])
         if self.rule == "sgd":
-            step = torch.from_numpy(np.float64(group["lr"]) * g.to(torch.float64).numpy())
-            part.sub_(step.to(dt))
+            d64 = sc["step64"][:m]
+            if group["weight_decay"]:
+                np.multiply(g.to(torch.float64).numpy(), np.float64(group["lr"]), out=d64)
+            else:
+                np.multiply(gs, np.float64(group["lr"]), out=d64)
+            part.sub_(tmp[:m].copy_(torch.from_numpy(d64)))
             return
         b1, b2 = group["betas"]
         k = state["step"]
@@ -625,7 +659,7 @@ class ZOOptimizer(torch.optim.Optimizer):
         m2 = state["exp_avg_sq"].view(-1)[c0 : c0 + m]
         m1.mul_(b1).add_(g, alpha=1 - b1)
         m2.mul_(b2).addcmul_(g, g, value=1 - b2)
-        denom = (m2 / (1 - b2**k)).sqrt_().add_(group["eps"])
+        denom = torch.div(m2, 1 - b2**k, out=tmp[:m]).sqrt_().add_(group["eps"])
         part.addcdiv_(m1, denom, value=-group["lr"] / (1 - b1**k))
 
     def state_dict(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ TASKS = {
     "parallel": "zoopt._bench.parallel",
     "metrics": "zoopt._bench.metrics",
     "projection": "zoopt._bench.projection",
+    "torch": "zoopt._bench.torch",
 }
 
 
