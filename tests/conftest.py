@@ -1,3 +1,4 @@
+import importlib
 import os
 
 import numpy as np
@@ -30,6 +31,15 @@ def threads():
 
     yield use
     zoopt.set_num_threads(None)
+
+
+# Libraries whose import touches NumPy's global random state (JAX does) are imported
+# once here, so that the guard below measures what zoopt does, not import side effects.
+for _name in ("jax", "torch", "matplotlib.pyplot"):
+    try:
+        importlib.import_module(_name)
+    except ImportError:
+        pass
 
 
 @pytest.fixture(autouse=True)

@@ -13,11 +13,23 @@ def test_info(capsys):
     assert "OpenMP" in out
 
 
-def test_demo_quick(capsys):
-    assert main(["demo", "--quick"]) == 0
+def test_demo_quick(capsys, tmp_path):
+    pytest.importorskip("sklearn")
+    png = tmp_path / "curves.png"
+    assert main(["demo", "--quick", "--no-progress", "--png", str(png)]) == 0
     out = capsys.readouterr().out
-    assert "f(final)" in out
-    assert "tiny sigma" in out
+    assert 'F1 of class "9"' in out
+    assert "policy.categorical" in out
+    assert 'LogisticRegression(class_weight="balanced")' in out
+    if "matplotlib is not installed" not in out:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert str(png) in out
+
+
+def test_demo_rejects_bad_options(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--samples", "1"])
+    assert exc.value.code == 2
 
 
 def test_bench_grad_quick_prints_ratios(capsys):

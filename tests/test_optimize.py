@@ -86,6 +86,9 @@ def test_checkpoint_resume_equals_uninterrupted_run(name, tmp_path):
         np.testing.assert_array_equal(resumed[key], full[key])
     for k, v in full.state.items():
         np.testing.assert_array_equal(resumed.state[k], v)
+    for k, v in full.history.items():
+        np.testing.assert_array_equal(resumed.history[k], v)
+    assert full.history["nit"].tolist() == list(range(1, 13))
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):

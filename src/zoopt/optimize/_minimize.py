@@ -184,7 +184,9 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
         ``nit``, ``nfev``, ``success`` (True when ``target`` was reached),
         ``status`` (0 target, 1 maxfev, 2 maxiter, 4 interrupted, 99
         callback), ``message``, ``method``, ``state`` (the optimizer's
-        ``state_dict``).
+        ``state_dict``), ``history`` (per iteration: ``nit``, ``nfev``, ``fun``
+        the best value so far, ``fun_mean``; arrays, kept across a resume; what
+        :func:`zoopt.plot.learning_curves` draws).
 
     Examples
     --------
@@ -244,7 +246,7 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
     objective = fun if box is None else _Clipped(fun, box[0], box[1], vectorized)
     center = make_probes(objective, vectorized, nan_policy, caller, executor)
     loop = {"nit": 0, "nfev": 0, "best_f": np.inf, "best_x": opt.x.copy(),
-            "fun_mean": np.nan}
+            "fun_mean": np.nan, "history": []}
     if checkpoint is not None and os.path.exists(checkpoint):
         _resume(checkpoint, opt, loop, method, d)
 
@@ -289,6 +291,7 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
                 loop["nfev"] += 1
                 loop["fun_mean"] = fm
                 improve(fm, opt.x.copy())
+            loop["history"].append((loop["nit"], loop["nfev"], loop["best_f"], loop["fun_mean"]))
             if bar is not None:
                 rate = loop["nfev"] / max(time.perf_counter() - t_start, 1e-9)
                 bar.set_postfix(best=f"{loop['best_f']:.4g}", mean=f"{loop['fun_mean']:.4g}",
@@ -322,7 +325,7 @@ def _result(opt: Optimizer, loop: dict[str, Any], method: str, status: int | Non
         fun=float(loop["best_f"]) if best_ok else float("nan"),
         nit=int(loop["nit"]), nfev=int(loop["nfev"]), success=bool(success),
         message=message, x_mean=opt.x.copy(), fun_mean=float(loop["fun_mean"]),
-        method=method,
+        method=method, history=_history(loop["history"]),
     )
     if status is not None:
         res["status"] = int(status)
@@ -330,12 +333,19 @@ def _result(opt: Optimizer, loop: dict[str, Any], method: str, status: int | Non
     return res
 
 
+def _history(rows: list[tuple[int, int, float, float]]) -> dict[str, np.ndarray]:
+    h = np.array(rows, dtype=np.float64).reshape(-1, 4)
+    return {"nit": h[:, 0].astype(np.int64), "nfev": h[:, 1].astype(np.int64),
+            "fun": h[:, 2], "fun_mean": h[:, 3]}
+
+
 def _save(path: str, opt: Optimizer, loop: dict[str, Any]) -> None:
     arrays = {f"opt_{k}": v for k, v in opt.state_dict().items()}
     arrays.update(loop_nit=np.array(loop["nit"]), loop_nfev=np.array(loop["nfev"]),
                   loop_best_f=np.array(loop["best_f"], dtype=np.float64),
                   loop_best_x=np.asarray(loop["best_x"]),
-                  loop_fun_mean=np.array(loop["fun_mean"], dtype=np.float64))
+                  loop_fun_mean=np.array(loop["fun_mean"], dtype=np.float64),
+                  loop_history=np.array(loop["history"], dtype=np.float64).reshape(-1, 4))
     _save_atomic(path, arrays)
 
 
@@ -361,3 +371,6 @@ def _resume(path: str, opt: Optimizer, loop: dict[str, Any], method: str, d: int
     loop["best_f"] = float(files["loop_best_f"])
     loop["best_x"] = np.asarray(files["loop_best_x"]).copy()
     loop["fun_mean"] = float(files["loop_fun_mean"])
+    if "loop_history" in files:
+        loop["history"] = [(int(a), int(b), float(c), float(e))
+                           for a, b, c, e in np.asarray(files["loop_history"])]
