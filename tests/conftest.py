@@ -1,3 +1,4 @@
+import contextlib
 import importlib
 import os
 
@@ -36,10 +37,8 @@ def threads():
 # Libraries whose import touches NumPy's global random state (JAX does) are imported
 # once here, so that the guard below measures what zoopt does, not import side effects.
 for _name in ("jax", "torch", "matplotlib.pyplot"):
-    try:
+    with contextlib.suppress(ImportError):
         importlib.import_module(_name)
-    except ImportError:
-        pass
 
 
 @pytest.fixture(autouse=True)
