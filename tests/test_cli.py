@@ -108,3 +108,17 @@ def test_bench_torch_quick(capsys):
     out = capsys.readouterr().out
     assert "zoopt ZOOptimizer" in out
     assert "exact (kept" in out
+
+
+def test_bench_highdim_and_parallel_quick(capsys):
+    from zoopt._bench.highdim import main as highdim_main
+
+    assert highdim_main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "zoopt zo-adam" in out
+    pytest.importorskip("distributed")
+    from zoopt._bench.parallel import main as parallel_main
+
+    assert parallel_main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "identical result (x, fun, x_mean, nfev): True" in out

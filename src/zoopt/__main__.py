@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a task failed, 2 bad command line.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -22,7 +23,10 @@ def _info(argv: list[str]) -> int:
 
     print(f"zoopt (zoopt-pg) {zoopt.__version__}")
     print(f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}")
-    print(f"compiled kernels: zoopt._cy.streams ({streams.__file__})")
+    from zoopt import _cy
+
+    names = ", ".join(f"zoopt._cy.{m}" for m in _cy.__all__)
+    print(f"compiled kernels: {names} (in {os.path.dirname(streams.__file__)})")
     print(f"OpenMP: {'yes' if streams.has_openmp() else 'no'}; threads: {zoopt.get_num_threads()}")
     gpu = "CuPy not installed"
     if importlib.util.find_spec("cupy") is not None:
@@ -34,7 +38,8 @@ def _info(argv: list[str]) -> int:
         except Exception as exc:  # a broken CUDA install should not break `info`
             gpu = f"CuPy present but failed to import ({type(exc).__name__})"
     print(f"GPU: {gpu}")
-    optional = ["scipy", "torch", "jax", "dask", "evosax", "evotorch", "cma", "nevergrad"]
+    optional = ["scipy", "sklearn", "matplotlib", "sacrebleu", "torch", "jax", "dask", "evosax",
+                "evotorch", "cma", "nevergrad"]
     have = [m for m in optional if importlib.util.find_spec(m) is not None]
     print(f"optional libraries present: {', '.join(have) if have else 'none'}")
     return 0

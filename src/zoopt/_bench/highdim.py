@@ -120,7 +120,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--budget", type=int, default=200_000)
     p.add_argument("--problems", default="sphere,ellipsoid")
     p.add_argument("--only", default=None, help="comma-separated substrings of entry names")
+    p.add_argument("--quick", action="store_true",
+                   help="CI-sized: d = 1e3, 5,000 evaluations, 20 s per run, zoopt only")
     args = p.parse_args(argv)
+    if args.quick:
+        args.dims, args.budget, args.cap = "1e3", 5000, 20.0
+        args.only = args.only or "zoopt"
     dims = [int(float(s)) for s in args.dims.split(",")]
     print(f"zoopt {zoopt.__version__}: bench highdim -- x0 = ones, float32, target f <= 1e-3 "
           f"f(x0), budget {args.budget} evaluations, cap {args.cap:.0f} s per run; each run "

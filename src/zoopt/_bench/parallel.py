@@ -29,7 +29,10 @@ def main(argv: list[str]) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--evals", type=int, default=2000, help="evaluation budget (default 2000)")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--quick", action="store_true", help="CI-sized: 200 evaluations")
     args = p.parse_args(argv)
+    if args.quick:
+        args.evals = 200
     try:
         import distributed
     except ImportError:
