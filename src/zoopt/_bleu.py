@@ -8,6 +8,7 @@ tokenizer of mteval-v13a.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import numbers
 import re
@@ -181,24 +182,30 @@ def _prepare_text(hyps: Any, refs: Any, tokenize: str, lowercase: bool, caller: 
                   words: Any):
     """String inputs: every line split and encoded by one compiled pass."""
     K = len(hyps)
-    if all(type(h) is str for h in hyps) and all(type(r) is str for r in refs):
-        # the common case, one reference string each: interleave without a loop
-        lines: list[str] = [""] * (2 * K)
-        lines[0::2] = hyps
-        lines[1::2] = refs
-        return _segments(lines, [1] * K, tokenize, lowercase)
-    if all(type(h) is str for h in hyps) and all(type(r) in (list, tuple) for r in refs):
-        # lists of reference strings: flatten by comprehension when every entry checks out
-        n_refs: list[int] = [len(r) for r in refs]
-        flat = [s for r in refs for s in r]
-        if min(n_refs) > 0 and all(type(s) is str for s in flat):
+    lines: list[str]
+    n_refs: list[int]
+    # Fast paths: the lines are built by comprehension and the compiled encoder checks
+    # that each is a str; any failure falls through to the loop below, which names the
+    # offending entry.
+    if type(refs[0]) is str:
+        if all(type(r) is str for r in refs):  # one reference string each
+            lines = [""] * (2 * K)
+            lines[0::2] = hyps
+            lines[1::2] = refs
+            n_refs = [1] * K
+            with contextlib.suppress(TypeError, AttributeError):
+                return _segments(lines, n_refs, tokenize, lowercase)
+    elif all(type(r) in (list, tuple) for r in refs):  # lists of reference strings
+        n_refs = [len(r) for r in refs]
+        if min(n_refs) > 0:
             if max(n_refs) == 1:
                 lines = [""] * (2 * K)
                 lines[0::2] = hyps
-                lines[1::2] = flat
+                lines[1::2] = [r[0] for r in refs]
             else:
                 lines = [s for h, r in zip(hyps, refs, strict=True) for s in (h, *r)]
-            return _segments(lines, n_refs, tokenize, lowercase)
+            with contextlib.suppress(TypeError, AttributeError):
+                return _segments(lines, n_refs, tokenize, lowercase)
     lines = []
     n_refs = []
     for k, (h, rk) in enumerate(zip(hyps, refs, strict=True)):
