@@ -24,14 +24,21 @@ settings.load_profile(os.environ.get("ZOOPT_HYPOTHESIS_PROFILE",
 
 @pytest.fixture
 def threads():
-    """Run a block with a given number of kernel threads, then restore."""
+    """Run a block with a given number of kernel threads, then restore.  Small calls
+    use the requested threads too (zoopt runs them on one thread otherwise), so that
+    thread-count invariance is tested on small problems."""
     import zoopt
+    from zoopt import _threads
+
+    small = _threads._SMALL_WORK
 
     def use(n):
         zoopt.set_num_threads(n)
+        _threads._SMALL_WORK = 0
 
     yield use
     zoopt.set_num_threads(None)
+    _threads._SMALL_WORK = small
 
 
 # Libraries whose import touches NumPy's global random state (JAX does) are imported

@@ -27,7 +27,7 @@ def dask_client():
     # the test objectives live in tests/, which the workers cannot import
     cloudpickle.register_pickle_by_value(objectives)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         yield client
     cloudpickle.unregister_pickle_by_value(objectives)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from zoopt._threads import get_num_threads
+from zoopt._threads import threads_for
 from zoopt.random import _Stream
 
 __all__: list[str] = []
@@ -137,7 +137,7 @@ def probe_values(evaluate: Evaluator, x: np.ndarray, sigma: float, stream: _Stre
     values = np.empty((n, per), dtype=np.float64)
     sig = dtype.type(sigma)
     svec = np.empty(0, dtype=dtype) if sigma_vec is None else sigma_vec
-    n_threads = get_num_threads()
+    n_threads = threads_for(min(n, per_call) * per * d)
     for i0 in range(0, n, per_call):
         m = min(per_call, n - i0)
         out = buf[: m * per]
@@ -216,5 +216,5 @@ def weighted_sum(w: np.ndarray, stream: _Stream, scale: np.ndarray, *,
     acc = np.zeros(stream.d, dtype=np.float64)
     streams.accumulate(np.ascontiguousarray(w, dtype=np.float64), scale, acc, stream.code,
                        stream.k0, stream.k1, stream.c2, stream.c3, 0, square,
-                       get_num_threads())
+                       threads_for(w.size * stream.d))
     return acc

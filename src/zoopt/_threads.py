@@ -33,3 +33,14 @@ def get_num_threads() -> int:
     from zoopt._cy import streams
 
     return int(streams.max_threads())
+
+
+# Below this many values a kernel runs on the calling thread: waking a team costs more
+# than the work, and far more when the cores are shared (OpenMP threads spin while they
+# wait).  Results are the same for any thread count.
+_SMALL_WORK = 1 << 15
+
+
+def threads_for(n_values: int) -> int:
+    """Threads for a kernel call that produces about ``n_values`` numbers."""
+    return 1 if n_values < _SMALL_WORK else get_num_threads()

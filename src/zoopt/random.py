@@ -83,7 +83,7 @@ from typing import Any
 
 import numpy as np
 
-from zoopt._threads import get_num_threads
+from zoopt._threads import get_num_threads, threads_for
 from zoopt._validation import check_choice, check_float_dtype, check_int
 
 __all__ = ["KIND_ANGLE", "KIND_GUMBEL", "KIND_NORMAL", "KIND_PROJECTION", "KIND_RADEMACHER",
@@ -264,14 +264,14 @@ class _Stream:
         sq = np.empty(n, dtype=np.float64)
         streams.sq_norms(np.empty(0, self.dtype), sq, self.d, self.code, self.k0, self.k1,
                          self.c2, self.c3, start,
-                         get_num_threads() if n_threads is None else n_threads)
+                         threads_for(n * self.d) if n_threads is None else n_threads)
         return (1.0 / np.sqrt(sq)).astype(self.dtype)
 
     def fill(self, start: int, out: np.ndarray, scale: np.ndarray) -> None:
         from zoopt._cy import streams
 
         streams.fill(scale, out, self.code, self.k0, self.k1, self.c2, self.c3, start,
-                     get_num_threads())
+                     threads_for(out.size))
 
 
 def _orthonormal_rows(G: np.ndarray) -> np.ndarray:

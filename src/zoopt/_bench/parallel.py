@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
     local = zoopt.minimize(slow_sphere, x0, **kw)
     t_local = time.perf_counter() - t0
     with distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                                  processes=True, dashboard_address=None) as cluster, \
+                                  processes=True, dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         client.run(lambda: None)  # workers up before the clock starts
         t0 = time.perf_counter()
