@@ -418,7 +418,7 @@ def encode_words(list lines, int n_threads=1):
             else:
                 # str.split() knows the non-ASCII spaces; rejoin its words with ASCII
                 # spaces (UTF-8 continuation bytes are never ASCII)
-                b = " ".join((<str>line).split()).encode("utf-8")
+                b = " ".join((<str>line).split()).encode("utf-8", "surrogatepass")
                 keep.append(b)
                 bufs[i] = PyBytes_AS_STRING(b)
                 size = len(b)

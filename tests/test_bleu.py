@@ -165,3 +165,11 @@ def test_unicode_whitespace_and_tokens_split_like_str_split():
     r = ["naïve café au lait", "x y z"]
     theirs = sacrebleu.metrics.BLEU(tokenize="none").corpus_score(h, [r])
     _same(metrics.corpus_bleu(h, [[x] for x in r]), theirs)
+
+
+def test_lone_surrogates_split_like_str_split():
+    s = b"the cat \xff sat".decode("utf-8", "surrogateescape")
+    ours = metrics.sentence_bleu(s, [s])
+    theirs = sacrebleu.metrics.BLEU(tokenize="none", effective_order=True).sentence_score(s, [s])
+    assert ours.score == theirs.score
+    assert ours.counts == [4, 3, 2, 1]

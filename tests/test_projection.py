@@ -383,3 +383,20 @@ def test_huge_finite_data_is_accepted_and_inf_refused(P):
     X[1, 2] = -np.inf
     with pytest.raises(ValueError, match="finite"):
         P(n_components=2, rng=0).fit(X)
+
+
+def test_review_edge_cases():
+    from zoopt.projection import _srht_parts
+
+    _, rows, padded = _srht_parts(key_from_rng(0), 0, 4096, 4096)
+    assert padded == 4096
+    np.testing.assert_array_equal(rows, np.arange(4096))
+    _, rows, padded = _srht_parts(key_from_rng(0), 0, 1000, 700)
+    assert np.unique(rows).size == 700
+    assert rows.max() < 1024
+    with pytest.raises(ValueError, match="exceed int64"):
+        proj.fwht(np.array([2**62, 2**62]))
+    with pytest.raises(ValueError, match="uint64"):
+        proj.fwht(np.array([2**63, 1], dtype=np.uint64))
+    with pytest.raises(ValueError, match="representable"):
+        zoopt.grad(lambda X: X.sum(axis=1), np.ones(3, dtype=np.float32), sigma=1e39)

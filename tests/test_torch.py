@@ -286,3 +286,44 @@ def test_doctests_and_public_names():
     assert res.failed == 0
     assert set(zoopt.torch.__all__) == {"ZOFunction", "ZOOptimizer", "metric_loss",
                                          "reinforce_loss", "zo_function"}
+
+
+def test_review_edge_cases():
+    a = torch.nn.Parameter(torch.ones(3))
+    with pytest.raises(ValueError, match="representable in float32"):
+        ZOOptimizer([a], sigma=1e-50)
+    with pytest.raises(ValueError, match="'betas'"):
+        ZOOptimizer([a], rule="adam", betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="'eps'"):
+        ZOOptimizer([a], rule="adam", eps=-1.0)
+    # a group added later (another dtype) joins the layout; -0.0 and NaN come back bit for bit
+    w = torch.nn.Parameter(torch.tensor([-0.0, float("nan"), 1.0, 0.0], dtype=torch.float64))
+    opt = ZOOptimizer([w], lr=0.0, sigma=1e-2, rng=0)
+    b = torch.nn.Parameter(torch.tensor([-0.0, 2.0], dtype=torch.bfloat16))
+    opt.add_param_group({"params": [b]})
+    assert opt._stream_dtype == np.float32
+    w0, b0 = w.detach().clone(), b.detach().clone()
+    opt.accumulate(lambda: torch.nan_to_num(w).sum() + b.float().sum())
+    assert torch.equal(w.detach().view(torch.int64), w0.view(torch.int64))
+    assert torch.equal(b.detach().view(torch.int16), b0.view(torch.int16))
+    with pytest.raises(ValueError, match="contiguous"):
+        opt.add_param_group({"params": [torch.nn.Parameter(torch.ones(4, 4).t())]})
+    assert len(opt.param_groups) == 2
+
+
+def test_review_zo_function_outputs():
+    f = zo_function(lambda z: (z * 3).to(torch.bfloat16), n_dirs=4, rng=0)
+    z = torch.ones(2, 3, requires_grad=True)
+    f(z).sum().backward()
+    assert torch.isfinite(z.grad).all()
+    e = torch.ones(0, 3, requires_grad=True)
+    zo_function(lambda z: z * 2, rng=0)(e).sum().backward()
+    assert e.grad.shape == (0, 3)
+    rows = []
+    g = zo_function(lambda z: rows.append(z.shape[0]) or z * 2, n_dirs=8, rng=0,
+                    batch_size=40)
+    g(torch.ones(10, 3, requires_grad=True)).sum().backward()
+    assert max(rows[1:]) <= 40
+    with pytest.raises(ValueError, match="representable"):
+        zo_function(lambda z: z, sigma=1e39, rng=0)(torch.ones(2, 2, requires_grad=True)).sum(
+        ).backward()

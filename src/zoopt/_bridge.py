@@ -89,15 +89,17 @@ class VJPEstimator:
         k = int(np.prod(row, dtype=np.int64))
         D = B * k
         n, dtype = self.n_dirs, z.dtype
-        h = float(dtype.type(self.sigma))
-        if h == 0.0:
+        with np.errstate(over="ignore"):
+            h = float(dtype.type(self.sigma))
+        if not (np.isfinite(h) and h > 0.0):
             raise ValueError(f"The 'sigma' parameter of {self.caller} must be representable "
-                             f"in {dtype}; {self.sigma!r} rounds to 0.")
+                             f"in {dtype}; {self.sigma!r} rounds to {h!r}.")
         sig = dtype.type(self.sigma)
         stream = _Stream(self.key, step, self.dist, dtype, D)
         per = 2 if self.method == "central" else 1
-        rows_cap = self.batch_size or max(1, _PROBE_BYTES // max(1, D * dtype.itemsize))
-        m_max = max(1, rows_cap // per)
+        # batch_size counts rows of fun's input: B rows per probe of the whole batch
+        rows_cap = self.batch_size or max(1, _PROBE_BYTES // max(1, k * dtype.itemsize))
+        m_max = max(1, rows_cap // (per * B))
         vb = v.reshape(B, -1)
         phi0 = None
         if self.method == "forward":
@@ -126,7 +128,9 @@ class VJPEstimator:
             else:
                 assert phi0 is not None
                 w = (phi[:, 0] - phi0[None, :]) / h
-            g += np.einsum("mb,mbk->bk", w, U3.astype(np.float64, copy=False))
+            U64 = U3.astype(np.float64, copy=False)
+            for i in range(m):  # directions in index order: the same sums for any chunking
+                g += w[i][:, None] * U64[i]
         g *= 1.0 / n
         return g.reshape(z.shape).astype(dtype)
 

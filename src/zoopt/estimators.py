@@ -214,11 +214,12 @@ def grad(fun: Callable[..., Any], x: Any, *, method: str = "central", dist: str 
 
     dtype = x.dtype
     # the step actually taken: sigma rounded to the dtype of x
-    h = float(dtype.type(sigma))
-    if h == 0.0:
+    with np.errstate(over="ignore"):
+        h = float(dtype.type(sigma))
+    if h == 0.0 or not np.isfinite(h):
         raise ValueError(
             f"The 'sigma' parameter of grad must be representable in {dtype}; "
-            f"{sigma!r} rounds to 0."
+            f"{sigma!r} rounds to {h!r}."
         )
     if method == "coordinate":
         evaluate = Evaluator(fun, vectorized, nan_policy, caller)
@@ -295,7 +296,8 @@ def _materialized(probes: Any, x: np.ndarray, h: float, method: str, dist: str, 
         values, fx = replace_nonfinite(values, fx, caller)
     w = rule(values, fx, h) * ((k if dist == "sphere" else 1) / n)
     if stream is None:
-        gk = U.T.astype(np.float64) @ w
+        # a fixed summation order (no BLAS), so the result does not depend on BLAS threads
+        gk = np.einsum("i,ij->j", w, U.astype(np.float64), optimize=False)
     else:
         assert scale is not None
         gk = weighted_sum(w, stream, scale)

@@ -59,6 +59,8 @@ def learning_curves(results: Any, *, x: str = "nfev", y: str = "fun", ax: Any = 
     Returns
     -------
     fig : matplotlib Figure
+        Made without pyplot when ``ax`` is not given (it does not appear in
+        ``plt.show()``; save it, or display it in a notebook).
 
     Raises
     ------
@@ -76,11 +78,7 @@ def learning_curves(results: Any, *, x: str = "nfev", y: str = "fun", ax: Any = 
     >>> fig = learning_curves({"es": res}, logy=True)   # doctest: +SKIP
     """
     try:
-        import matplotlib
-
-        if ax is None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
     except ImportError as exc:
         raise ImportError("zoopt.plot needs matplotlib: pip install matplotlib (or the "
                           "'plot' extra of zoopt-pg).") from exc
@@ -96,7 +94,8 @@ def learning_curves(results: Any, *, x: str = "nfev", y: str = "fun", ax: Any = 
     if not runs:
         raise ValueError("learning_curves: no run to draw.")
     curves = [(str(label), *_curve(item, x, y, str(label))) for label, item in runs]
-    fig = ax.figure if ax is not None else plt.figure(figsize=(6.4, 4.2))
+    # a Figure without pyplot: the caller's backend and figure registry stay untouched
+    fig = ax.figure if ax is not None else Figure(figsize=(6.4, 4.2))
     ax = ax if ax is not None else fig.add_subplot(1, 1, 1)
     for label, xs, ys in curves:
         ax.plot(xs, ys, label=label, linewidth=1.6)

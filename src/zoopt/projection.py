@@ -124,6 +124,9 @@ def fwht(X: Any, *, norm: str | None = None) -> np.ndarray:
     if norm not in (None, "ortho"):
         raise ValueError(f"The 'norm' parameter of fwht must be None or 'ortho'. Got {norm!r}.")
     arr = np.asarray(X)
+    if arr.dtype == np.uint64 and arr.size and int(arr.max()) >= 2**63:
+        raise ValueError(f"The 'X' parameter of {caller} holds uint64 values that int64 cannot "
+                         "hold. Pass floats.")
     if arr.dtype.kind in "biu":
         arr = arr.astype(np.int64)
     elif arr.dtype.kind != "f" or arr.dtype not in (np.float32, np.float64):
@@ -142,6 +145,11 @@ def fwht(X: Any, *, norm: str | None = None) -> np.ndarray:
         )
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise ValueError(f"The 'X' parameter of {caller} must be finite.")
+    if arr.dtype.kind == "i" and arr.size:
+        big = int(np.abs(arr.astype(np.float64)).max())
+        if big * n >= 2**63:
+            raise ValueError(f"The 'X' parameter of {caller} holds integers up to {big}; with "
+                             f"length {n} the transform could exceed int64. Pass floats.")
     out = np.array(arr, order="C", copy=True)
     kernels.fwht_rows(out.reshape(-1, n), get_num_threads())
     if norm == "ortho":
@@ -561,6 +569,17 @@ def _srht_parts(key: np.ndarray, step: int, m: int, k: int) -> tuple[np.ndarray,
     # rows: the first k distinct values of words w_t mod m' (exactly uniform, m' a power
     # of 2), word t being word t % 4 of block (t // 4, 1, c2, c3)
     c2, c3 = _counter_words(step, KIND_PROJECTION)
+    if 2 * k > padded:
+        # most rows: the first k of a permutation, by sorting one word per row (ties by
+        # row index); the draw-until-distinct loop below would need about m' ln m' words
+        nb = (padded + 3) // 4
+        ctr = np.zeros((nb, 4), dtype=np.uint32)
+        ctr[:, 0] = np.arange(nb, dtype=np.uint32)
+        ctr[:, 1] = 2
+        ctr[:, 2] = c2
+        ctr[:, 3] = c3
+        words = philox4x32(ctr, key).ravel()[:padded]
+        return s[0], np.sort(np.argsort(words, kind="stable")[:k]).astype(np.int64), padded
     chosen = np.empty(0, dtype=np.int64)
     t0, want = 0, k + 64
     while chosen.size < k:
@@ -606,7 +625,8 @@ class SRHT(_Projection):
         The diagonal of ``D`` (+-1.0): Rademacher stream of kind 4, row 0.
     rows_ : ndarray of int64, shape (n_components_,)
         The sampled rows of ``H D x``, sorted: the first ``k`` distinct values
-        of the words of kind 4, row 1, modulo ``m'``.
+        of the words of kind 4, row 1, modulo ``m'`` (for ``k > m'/2``: the
+        ``k`` rows with the smallest words of kind 4, row 2).
 
     Notes
     -----

@@ -60,6 +60,8 @@ and ``v_0 = g_0 / ||g_0||``), then given back their own norms:
 ``u_i = ||g_i|| v_i``.  By the Bartlett decomposition the norms (``chi_d``)
 are independent of the ``v_i``, so ``E u_i u_i^T = I`` as for Gaussian
 directions.  The QR needs the whole block: these directions are materialized.
+The QR runs in LAPACK: its last bits may depend on the
+BLAS library and its thread count (everything else here does not).
 
 ``ln``, ``cos`` and ``sin`` are computed by fixed sequences of IEEE additions,
 multiplications and divisions (reduction plus truncated Taylor series, see

@@ -117,9 +117,11 @@ class ZOFunction:
             y = self.fun(z)
         if not isinstance(y, torch.Tensor):
             y = torch.as_tensor(np.asarray(y))
-        if not (y.dtype.is_floating_point or y.dtype in (torch.int32, torch.int64, torch.bool)):
+        if y.is_complex():
             raise TypeError(f"The function passed to zo_function must return real numbers. Got "
                             f"dtype {y.dtype}.")
+        if y.dtype not in _FLOATS:  # integers, bools, half precisions: compared in float32
+            y = y.to(torch.float32)
         return y
 
     def _forward(self, z: Any) -> Any:
@@ -138,6 +140,8 @@ class ZOFunction:
             out = self._call(torch.from_numpy(Z))
             return out.detach().cpu().numpy()
 
+        if z.numel() == 0:
+            return torch.zeros_like(z)
         g = self._est.estimate(call, z.detach().numpy(), v.detach().cpu().numpy(),
                                y.detach().numpy(), self.step)
         self.step += 1
@@ -373,6 +377,8 @@ def metric_loss(logits: Any, targets: Any, metric: str | Callable[..., Any] = "a
 
 _CHUNK = 1 << 18  # coordinates per pass over a tensor: bounds the scratch memory
 _PARAM_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
+_INT_VIEW = {torch.float32: torch.int32, torch.float64: torch.int64,
+             torch.bfloat16: torch.int16, torch.float16: torch.int16}
 
 
 class ZOOptimizer(torch.optim.Optimizer):
@@ -455,19 +461,38 @@ class ZOOptimizer(torch.optim.Optimizer):
         defaults = {"lr": lr, "betas": betas, "eps": eps,
                     "weight_decay": _check_nonneg(weight_decay, "weight_decay", caller)}
         super().__init__(params, defaults)
-        for group in self.param_groups:
-            for p in group["params"]:
-                _check_tensor(p, "params", caller, _PARAM_DTYPES)
-                if not p.is_contiguous():
-                    raise ValueError(f"{caller}: parameters must be contiguous tensors.")
         self.key = key_from_rng(rng, caller)
         self.t = 0  # the stream step of the current update
         self._diffs: list[float] = []  # (L+ - L-) of the directions evaluated at step t
         self.exception_fraction = 0.0
+        self._layout_changed()
+
+    def _layout_changed(self) -> None:
+        """Stream dtype, step and scratch for the current parameters."""
         params_ = self._params()
         self._stream_dtype = (np.float64 if all(p.dtype == torch.float64 for p in params_)
                               else np.float32)
-        self.h = float(self._stream_dtype(self.sigma))
+        with np.errstate(over="ignore"):
+            self.h = float(self._stream_dtype(self.sigma))
+        if not (np.isfinite(self.h) and self.h > 0):
+            raise ValueError(f"The 'sigma' parameter of ZOOptimizer must be a positive number "
+                             f"representable in {np.dtype(self._stream_dtype)}. Got "
+                             f"{self.sigma!r}.")
+        if hasattr(self, "_zo_scratch"):
+            del self._zo_scratch
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a parameter group (checked like the constructor's parameters)."""
+        params = param_group.get("params", [])
+        params = [params] if isinstance(params, torch.Tensor) else list(params)
+        _check_group({**self.defaults, **param_group, "params": params},
+                     "ZOOptimizer.add_param_group")
+        super().add_param_group({**param_group, "params": params})
+        if hasattr(self, "key"):  # after construction: the layout changed
+            if self._diffs:
+                raise RuntimeError("ZOOptimizer.add_param_group between accumulate() and "
+                                   "step(): finish the step first.")
+            self._layout_changed()
 
     # -- layout and stream -------------------------------------------------------
 
@@ -518,8 +543,27 @@ class ZOOptimizer(torch.optim.Optimizer):
     # -- probes --------------------------------------------------------------------
 
     def _shift(self, direction: int, sign: int) -> list[tuple[Any, Any, Any]]:
-        """theta <- theta + sign * s u in place; what the rounding loses, kept aside."""
-        kept = []
+        """theta <- theta + sign * s u in place; what the rounding loses, kept aside.
+        Undone if it fails half way."""
+        kept: list[tuple[Any, Any, Any]] = []
+        done: list[tuple[Any, int]] = []  # chunks already moved: (part, first coordinate)
+        try:
+            return self._shift_all(direction, sign, kept, done)
+        except BaseException:
+            sc = self._scratch()
+            for part, j in done:
+                s = self._noise(sc["words"][: part.numel()], direction, j,
+                                sc[part.dtype][0][: part.numel()])
+                if sign > 0:
+                    part.sub_(s)
+                else:
+                    part.add_(s)
+            for part, lost, values in kept:
+                part[lost] = values
+            raise
+
+    def _shift_all(self, direction: int, sign: int, kept: list[tuple[Any, Any, Any]],
+                   done: list[tuple[Any, int]]) -> list[tuple[Any, Any, Any]]:
         sc = self._scratch()
         n_lost = 0
         for p, off, _ in self._layout():
@@ -536,12 +580,15 @@ class ZOOptimizer(torch.optim.Optimizer):
                 else:
                     torch.sub(part, s, out=mv)
                     torch.add(mv, s, out=bk)
-                torch.ne(bk, part, out=mask)
+                # compare the bits (so -0.0 and NaN payloads come back too)
+                ity = _INT_VIEW[part.dtype]
+                torch.ne(bk.view(ity), part.view(ity), out=mask)
                 lost = torch.nonzero(mask).view(-1)
                 if lost.numel():
                     kept.append((part, lost.to(torch.int32), part[lost]))
                     n_lost += lost.numel()
                 part.copy_(mv)
+                done.append((part, off + c0))
         total = sum(p.numel() for p in self._params())
         self.exception_fraction = max(self.exception_fraction, n_lost / max(total, 1))
         return kept
@@ -675,6 +722,22 @@ class ZOOptimizer(torch.optim.Optimizer):
             self.t = int(extra["t"])
             self.key = np.array(extra["key"], dtype=np.uint32)
             self._diffs = [float(x) for x in extra["diffs"]]
+
+
+def _check_group(group: dict[str, Any], caller: str) -> None:
+    for p in group["params"]:
+        _check_tensor(p, "params", caller, _PARAM_DTYPES)
+        if not p.is_contiguous():
+            raise ValueError(f"{caller}: parameters must be contiguous tensors.")
+    betas = group.get("betas", (0.9, 0.999))
+    ok = (isinstance(betas, tuple | list) and len(betas) == 2
+          and all(isinstance(b, numbers.Real) and 0.0 <= float(b) < 1.0 for b in betas))
+    if not ok:
+        raise ValueError(f"The 'betas' parameter of {caller} must be two floats in [0, 1). "
+                         f"Got {betas!r} instead.")
+    _check_nonneg(group.get("eps", 1e-8), "eps", caller)
+    _check_nonneg(group.get("lr", 0.0), "lr", caller)
+    _check_nonneg(group.get("weight_decay", 0.0), "weight_decay", caller)
 
 
 def _check_nonneg(value: Any, name: str, caller: str) -> float:

@@ -186,7 +186,7 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
         callback), ``message``, ``method``, ``state`` (the optimizer's
         ``state_dict``), ``history`` (per iteration: ``nit``, ``nfev``, ``fun``
         the best value so far, ``fun_mean``; arrays, kept across a resume; what
-        :func:`zoopt.plot.learning_curves` draws).
+        :func:`zoopt.plot.learning_curves` draws; in the final result only).
 
     Examples
     --------
@@ -325,11 +325,12 @@ def _result(opt: Optimizer, loop: dict[str, Any], method: str, status: int | Non
         fun=float(loop["best_f"]) if best_ok else float("nan"),
         nit=int(loop["nit"]), nfev=int(loop["nfev"]), success=bool(success),
         message=message, x_mean=opt.x.copy(), fun_mean=float(loop["fun_mean"]),
-        method=method, history=_history(loop["history"]),
+        method=method,
     )
-    if status is not None:
+    if status is not None:  # the final result (not the callback's intermediate ones)
         res["status"] = int(status)
         res["state"] = opt.state_dict()
+        res["history"] = _history(loop["history"])
     return res
 
 
