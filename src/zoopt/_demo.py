@@ -195,8 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                              "-" if r["evals"] is None else str(r["evals"]),
                              f"{r['seconds']:.2f}"])
     print(table(rows, ["metric", "method", "train", "test", "evaluations", "seconds"]))
-    print("evaluations: metric evaluations of the training set (ES: one per population "
-          "member; policy gradient: one per sampled labeling)")
+    print("evaluations: metric evaluations of the training set (ES: 64 population members "
+          "and the mean per iteration; policy gradient: one per sampled labeling)")
     _plot(curves, tasks, args.png)
     return 0
 
