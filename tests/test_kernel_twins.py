@@ -91,3 +91,29 @@ def test_fill_sphere_matches_twin(key, n, d, dtype, start, n_threads):
     streams.fill_sphere(out, int(key[0]), int(key[1]), c2, c3, start, n_threads)
     want = ref.directions(key, n, d, dist="sphere", step=9, dtype=dtype, start=start)
     np.testing.assert_array_equal(out, want)
+
+
+@settings(max_examples=30)
+@given(keys, st.integers(1, 5), st.integers(1, 2300), st.data(),
+       st.sampled_from([np.float32, np.float64]), st.sampled_from([0, 1]),
+       st.integers(1, 2))
+def test_span_kernels_match_twin(key, n, d, data, dtype, code, n_threads):
+    """fill_span / accumulate_span (ZOOptimizer's per-tensor spans) against the
+    reference directions sliced at any offset."""
+    from zoopt._cy import streams
+    from zoopt.random import KIND_NORMAL, KIND_RADEMACHER, _counter_words
+
+    dist = "normal" if code == 0 else "rademacher"
+    j0 = data.draw(st.integers(0, d - 1))
+    m = data.draw(st.integers(0, d - j0))
+    c2, c3 = _counter_words(4, KIND_NORMAL if code == 0 else KIND_RADEMACHER)
+    V = ref.directions(key, n, d, dist=dist, step=4, dtype=dtype)
+    out = np.empty(m, dtype=dtype)
+    streams.fill_span(out, code, int(key[0]), int(key[1]), c2, c3, n - 1, j0, n_threads)
+    np.testing.assert_array_equal(out, V[n - 1, j0 : j0 + m])
+    w = np.random.default_rng(int(key[0])).standard_normal(n)
+    w[0] = 0.0
+    acc = np.zeros(m)
+    streams.accumulate_span(w, acc, np.empty(0, dtype), code, int(key[0]), int(key[1]), c2,
+                            c3, 0, j0, n_threads)
+    np.testing.assert_array_equal(acc, ref.accumulate(w, V)[j0 : j0 + m])
