@@ -75,26 +75,29 @@ directives = {
     "embedsignature": True,
 }
 
+# The streams header is shared with the CUDA kernels, so it ships beside them.
+INCLUDE = ["src_cy", "src/zoopt/_gpu"]
+
 extensions = [
     Extension(
         "zoopt._cy.streams",
         ["src_cy/streams.pyx"],
-        include_dirs=["src_cy"],
-        depends=["src_cy/zoopt_streams.h"],
+        include_dirs=INCLUDE,
+        depends=["src/zoopt/_gpu/zoopt_streams.h"],
     ),
-    Extension("zoopt._cy.metrics", ["src_cy/metrics.pyx"], include_dirs=["src_cy"]),
-    Extension("zoopt._cy.bleu", ["src_cy/bleu.pyx"], include_dirs=["src_cy"]),
+    Extension("zoopt._cy.metrics", ["src_cy/metrics.pyx"], include_dirs=INCLUDE),
+    Extension("zoopt._cy.bleu", ["src_cy/bleu.pyx"], include_dirs=INCLUDE),
     Extension(
         "zoopt._cy.projection",
         ["src_cy/projection.pyx"],
-        include_dirs=["src_cy"],
-        depends=["src_cy/zoopt_streams.h"],
+        include_dirs=INCLUDE,
+        depends=["src/zoopt/_gpu/zoopt_streams.h"],
     ),
     Extension(
         "zoopt._cy.policy",
         ["src_cy/policy.pyx"],
-        include_dirs=["src_cy"],
-        depends=["src_cy/zoopt_streams.h"],
+        include_dirs=INCLUDE,
+        depends=["src/zoopt/_gpu/zoopt_streams.h"],
     ),
 ]
 

@@ -2,8 +2,9 @@
  * zoopt's counter-based streams: Philox4x32-10 and the transforms from
  * 32-bit words to directions.
  *
- * Header-only and free of libm so that the CPU kernels (Cython) and the CUDA
- * kernels include the same arithmetic: every value is a fixed sequence of
+ * Header-only and free of libm so that the CPU kernels (Cython, src_cy/) and
+ * the CUDA kernels (streams.cu beside this file, compiled by NVRTC or nvcc)
+ * include the same arithmetic: every value is a fixed sequence of
  * IEEE-754 additions, multiplications, divisions and square roots (all
  * correctly rounded), so a compiler that does not contract a*b+c into a fused
  * multiply-add produces the same bits on any instruction set.  The build sets
@@ -24,9 +25,18 @@
 #ifndef ZOOPT_STREAMS_H
 #define ZOOPT_STREAMS_H
 
+#if defined(__CUDACC_RTC__)
+/* NVRTC has no C library headers: the fixed-width types by hand (CUDA's
+ * int is 32 bits, long long 64 on every target). */
+typedef unsigned int uint32_t;
+typedef int int32_t;
+typedef unsigned long long uint64_t;
+typedef long long int64_t;
+#else
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#endif
 
 #if defined(__CUDACC__)
 #define ZO_INLINE __host__ __device__ static inline
@@ -110,10 +120,28 @@ ZO_INLINE void zo_philox4x32(const uint32_t ctr[4], const uint32_t key[2],
 /* truncated Taylor series (the truncation error is below half an ulp on   */
 /* the reduced ranges used here: |s| <= 0.1716 for log, |a| <= pi/4).       */
 
+/* Bit casts, correctly rounded square roots, floor and +inf: device
+ * intrinsics on the GPU (NVRTC has no memcpy or __builtin_sqrt), compiler
+ * builtins on the host.  Each is exact or correctly rounded on both. */
+#if defined(__CUDA_ARCH__)
+ZO_INLINE float zo_bits_to_f32(uint32_t b) { return __uint_as_float(b); }
+ZO_INLINE uint32_t zo_f32_to_bits(float f) { return __float_as_uint(f); }
+ZO_INLINE double zo_bits_to_f64(uint64_t b) { return __longlong_as_double((long long)b); }
+ZO_INLINE uint64_t zo_f64_to_bits(double f) { return (uint64_t)__double_as_longlong(f); }
+ZO_INLINE float zo_sqrt_f32(float x) { return __fsqrt_rn(x); }
+ZO_INLINE double zo_sqrt_f64(double x) { return __dsqrt_rn(x); }
+ZO_INLINE double zo_floor_f64(double x) { return floor(x); }
+ZO_INLINE double zo_inf_f64(void) { return __longlong_as_double(0x7ff0000000000000ll); }
+#else
 ZO_INLINE float zo_bits_to_f32(uint32_t b) { float f; memcpy(&f, &b, 4); return f; }
 ZO_INLINE uint32_t zo_f32_to_bits(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }
 ZO_INLINE double zo_bits_to_f64(uint64_t b) { double f; memcpy(&f, &b, 8); return f; }
 ZO_INLINE uint64_t zo_f64_to_bits(double f) { uint64_t b; memcpy(&b, &f, 8); return b; }
+ZO_INLINE float zo_sqrt_f32(float x) { return __builtin_sqrtf(x); }
+ZO_INLINE double zo_sqrt_f64(double x) { return __builtin_sqrt(x); }
+ZO_INLINE double zo_floor_f64(double x) { return __builtin_floor(x); }
+ZO_INLINE double zo_inf_f64(void) { return zo_inf_f64(); }
+#endif
 
 /* ln(x) for a positive normal float32 x.
  * x = 2^e m with m in [sqrt(1/2), sqrt(2)); ln m = 2 atanh(s), s = (m-1)/(m+1). */
@@ -165,9 +193,9 @@ ZO_INLINE double zo_log_f64(double x) {
  * +inf, underflow 0 (no subnormal results). */
 ZO_INLINE double zo_exp_f64(double x) {
     if (x != x) return x;
-    if (x > 709.0) return __builtin_inf();
+    if (x > 709.0) return zo_inf_f64();
     if (x < -708.0) return 0.0;
-    double kd = __builtin_floor(x * 1.44269504088896340736 + 0.5);
+    double kd = zo_floor_f64(x * 1.44269504088896340736 + 0.5);
     int32_t k = (int32_t)kd;
     /* ln 2 = LN2_HI + LN2_LO, LN2_HI with 32 significant bits so kd * LN2_HI is exact */
     double r = (x - kd * 6.93147180369123816490e-01) - kd * 1.90821492927058770002e-10;
@@ -266,7 +294,7 @@ ZO_INLINE double zo_u01_f64(uint32_t hi, uint32_t lo) {
 /* Box-Muller: (u, t) -> sqrt(-2 ln u) (cos 2 pi t, sin 2 pi t). */
 ZO_INLINE void zo_box_muller_f32(uint32_t wu, uint32_t wt, float *z0, float *z1) {
     float u = zo_u01_f32(wu), t = zo_u01_f32(wt), c, s;
-    float r = __builtin_sqrtf(-2.0f * zo_log_f32(u));
+    float r = zo_sqrt_f32(-2.0f * zo_log_f32(u));
     zo_cossin2pi_f32(t, &c, &s);
     *z0 = r * c;
     *z1 = r * s;
@@ -275,7 +303,7 @@ ZO_INLINE void zo_box_muller_f32(uint32_t wu, uint32_t wt, float *z0, float *z1)
 ZO_INLINE void zo_box_muller_f64(uint32_t w0, uint32_t w1, uint32_t w2,
                                  uint32_t w3, double *z0, double *z1) {
     double u = zo_u01_f64(w0, w1), t = zo_u01_f64(w2, w3), c, s;
-    double r = __builtin_sqrt(-2.0 * zo_log_f64(u));
+    double r = zo_sqrt_f64(-2.0 * zo_log_f64(u));
     zo_cossin2pi_f64(t, &c, &s);
     *z0 = r * c;
     *z1 = r * s;
@@ -285,7 +313,9 @@ ZO_INLINE void zo_box_muller_f64(uint32_t w0, uint32_t w1, uint32_t w2,
 /* Tile generators: coordinates [j0, j0 + n) of one direction.             */
 /* j0 must be a multiple of ZO_PER_BLOCK_RADEMACHER (so of every block).    */
 
-#if !defined(__CUDACC__)
+/* The host emulation of the CUDA kernels (tests/gpu_emu) takes only the part
+ * above, as a device compiler does. */
+#if !defined(__CUDACC__) && !defined(ZOOPT_DEVICE_EMULATION)
 
 /* ---------------------------------------------------------------------- */
 /* Philox over consecutive blocks, in struct-of-arrays form:               */

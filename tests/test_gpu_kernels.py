@@ -1,0 +1,296 @@
+"""The CUDA stream kernels, proved without a GPU.
+
+``src/zoopt/_gpu/streams.cu`` compiled for the host (tests/gpu_emu) and driven
+through the same launchers the CuPy backend uses (``zoopt._gpu._streams``) must
+give, bit for bit, what the Cython kernels and the NumPy twins give; the same
+source must compile for the device with nvcc and with NVRTC under the options
+the loader uses, without FMA contraction and without register spills.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import gpu_emu
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zoopt._cy import streams as cy
+from zoopt._gpu._streams import StreamKernels
+
+import reference as ref
+from strategies import dims, float_dtypes, keys, steps
+
+pytestmark = pytest.mark.skipif(gpu_emu.compiler() is None,
+                                reason="no C++ compiler for the host emulation")
+
+STREAMS_CU = gpu_emu.GPU_DIR / "streams.cu"
+DIST = {"normal": 0, "rademacher": 1}
+
+
+@pytest.fixture(scope="module")
+def emu_lib(tmp_path_factory):
+    return gpu_emu.build("streams", tmp_path_factory.mktemp("emu"))
+
+
+@pytest.fixture(scope="module")
+def gpu(emu_lib):
+    """The CUDA kernel set, on the host: a full grid, and a grid of at most 3 blocks of
+    32 threads (every thread then loops: the grid-stride paths)."""
+    return {"full": StreamKernels(gpu_emu.EmuLauncher(emu_lib), np),
+            "strided": StreamKernels(gpu_emu.EmuLauncher(emu_lib, block=32, max_blocks=3),
+                                     np)}
+
+
+def bits(a):
+    a = np.asarray(a)
+    return a.view({4: np.uint32, 8: np.uint64}[a.dtype.itemsize])
+
+
+def assert_same_bits(a, b):
+    assert a.shape == b.shape
+    assert a.dtype == b.dtype
+    np.testing.assert_array_equal(bits(a), bits(b))
+
+
+def stream_words(key, step, kind):
+    c2, c3 = ref.counter_words(step, kind)
+    return int(key[0]), int(key[1]), c2, c3
+
+
+launch_kinds = st.sampled_from(["full", "strided"])
+dist_names = st.sampled_from(["normal", "rademacher"])
+small_n = st.integers(1, 5)
+starts = st.one_of(st.just(0), st.integers(0, 2**32 - 6))
+
+
+# ---------------------------------------------------------------------------
+# kernel by kernel, against Cython and the NumPy twins
+
+
+@settings(max_examples=40)
+@given(st.integers(1, 300), st.integers(1, 16), launch_kinds, st.integers(0, 2**63 - 1))
+def test_philox_words(gpu, n, rounds, kind, seed):
+    gen = np.random.default_rng(seed)
+    ctr = gen.integers(0, 2**32, (n, 4), dtype=np.uint32)
+    key = gen.integers(0, 2**32, (n, 2), dtype=np.uint32)
+    out, want = np.empty_like(ctr), np.empty_like(ctr)
+    gpu[kind].philox4x32(ctr, key, out, rounds, 1)
+    cy.philox4x32(ctr, key, want, rounds, 1)
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(out, ref.philox4x32(ctr, key, rounds))
+
+
+@settings(max_examples=60)
+@given(small_n, dims, dist_names, float_dtypes, keys, steps, starts, st.booleans(),
+       launch_kinds)
+def test_fill(gpu, n, d, dist, dtype, key, step, i0, scaled, kind):
+    k0, k1, c2, c3 = stream_words(key, step, ref.KIND[dist])
+    scale = (np.linspace(0.5, 2.0, n).astype(dtype) if scaled else np.empty(0, dtype))
+    out, want = np.empty((n, d), dtype), np.empty((n, d), dtype)
+    gpu[kind].fill(scale, out, DIST[dist], k0, k1, c2, c3, i0, 1)
+    cy.fill(scale, want, DIST[dist], k0, k1, c2, c3, i0, 1)
+    assert_same_bits(out, want)
+    if not scaled:
+        assert_same_bits(out, ref.directions(key, n, d, dist=dist, step=step, dtype=dtype,
+                                             start=i0))
+
+
+@settings(max_examples=30)
+@given(small_n, dims, float_dtypes, keys, steps, starts, launch_kinds)
+def test_sphere(gpu, n, d, dtype, key, step, i0, kind):
+    k0, k1, c2, c3 = stream_words(key, step, 1)
+    out, want = np.empty((n, d), dtype), np.empty((n, d), dtype)
+    gpu[kind].fill_sphere(out, k0, k1, c2, c3, i0, 1)
+    cy.fill_sphere(want, k0, k1, c2, c3, i0, 1)
+    assert_same_bits(out, want)
+    assert_same_bits(out, ref.directions(key, n, d, dist="sphere", step=step, dtype=dtype,
+                                         start=i0))
+    sq, want_sq = np.empty(n), np.empty(n)
+    gpu[kind].sq_norms(np.empty(0, dtype), sq, d, 0, k0, k1, c2, c3, i0, 1)
+    cy.sq_norms(np.empty(0, dtype), want_sq, d, 0, k0, k1, c2, c3, i0, 1)
+    assert_same_bits(sq, want_sq)
+
+
+@settings(max_examples=60)
+@given(small_n, dims, dist_names, float_dtypes, keys, steps, st.booleans(), st.booleans(),
+       st.booleans(), launch_kinds, st.integers(0, 2**63 - 1))
+def test_perturb(gpu, n, d, dist, dtype, key, step, antithetic, per_coord, scaled, kind,
+                 seed):
+    gen = np.random.default_rng(seed)
+    k0, k1, c2, c3 = stream_words(key, step, ref.KIND[dist])
+    x = gen.standard_normal(d).astype(dtype)
+    # subnormal and signed-zero coordinates: no flushing on either side
+    x[: min(d, 2)] = np.array([np.finfo(dtype).smallest_subnormal, -0.0], dtype)[: min(d, 2)]
+    sigma = dtype(1e-3)
+    svec = (gen.uniform(1e-4, 1e-2, d).astype(dtype) if per_coord else np.empty(0, dtype))
+    scale = gen.uniform(0.5, 2, n).astype(dtype) if scaled else np.empty(0, dtype)
+    rows = 2 * n if antithetic else n
+    out, want = np.empty((rows, d), dtype), np.empty((rows, d), dtype)
+    gpu[kind].perturb(x, sigma, svec, scale, out, DIST[dist], k0, k1, c2, c3, 7, antithetic, 1)
+    cy.perturb(x, sigma, svec, scale, want, DIST[dist], k0, k1, c2, c3, 7, antithetic, 1)
+    assert_same_bits(out, want)
+    if not (per_coord or scaled):
+        V = ref.directions(key, n, d, dist=dist, step=step, dtype=dtype, start=7)
+        assert_same_bits(out, ref.perturb(x, sigma, V, antithetic))
+
+
+@settings(max_examples=60)
+@given(st.integers(1, 12), dims, dist_names, float_dtypes, keys, steps, st.booleans(),
+       st.booleans(), launch_kinds, st.integers(0, 2**63 - 1))
+def test_accumulate(gpu, n, d, dist, dtype, key, step, square, scaled, kind, seed):
+    gen = np.random.default_rng(seed)
+    k0, k1, c2, c3 = stream_words(key, step, ref.KIND[dist])
+    w = gen.standard_normal(n)
+    w[gen.random(n) < 0.3] = 0.0  # zero weights are skipped on both sides
+    scale = gen.uniform(0.5, 2, n).astype(dtype) if scaled else np.empty(0, dtype)
+    start = gen.standard_normal(d)  # the sum adds to what acc holds
+    acc, want = start.copy(), start.copy()
+    gpu[kind].accumulate(w, scale, acc, DIST[dist], k0, k1, c2, c3, 3, square, 1)
+    cy.accumulate(w, scale, want, DIST[dist], k0, k1, c2, c3, 3, square, 1)
+    assert_same_bits(acc, want)
+    if not (square or scaled):
+        V = ref.directions(key, n, d, dist=dist, step=step, dtype=dtype, start=3)
+        assert_same_bits(np.zeros(d) + acc - start, np.zeros(d) + want - start)
+        zero = np.zeros(d)
+        gpu[kind].accumulate(w, scale, zero, DIST[dist], k0, k1, c2, c3, 3, square, 1)
+        assert_same_bits(zero, ref.accumulate(w, V))
+
+
+@settings(max_examples=60)
+@given(st.integers(0, 1500), st.integers(0, 5000), dist_names, float_dtypes, keys, steps,
+       launch_kinds, st.integers(0, 2**63 - 1))
+def test_spans(gpu, length, j_first, dist, dtype, key, step, kind, seed):
+    gen = np.random.default_rng(seed)
+    k0, k1, c2, c3 = stream_words(key, step, ref.KIND[dist])
+    out, want = np.full(length, np.nan, dtype), np.full(length, np.nan, dtype)
+    gpu[kind].fill_span(out, DIST[dist], k0, k1, c2, c3, 11, j_first, 1)
+    cy.fill_span(want, DIST[dist], k0, k1, c2, c3, 11, j_first, 1)
+    assert_same_bits(out, want)
+    full = ref.direction(key, 11, j_first + length, dist=dist, step=step, dtype=dtype)
+    assert_same_bits(out, full[j_first:])
+    w = gen.standard_normal(4)
+    acc, want_acc = np.zeros(length), np.zeros(length)
+    gpu[kind].accumulate_span(w, acc, np.empty(0, dtype), DIST[dist], k0, k1, c2, c3, 5,
+                              j_first, 1)
+    cy.accumulate_span(w, want_acc, np.empty(0, dtype), DIST[dist], k0, k1, c2, c3, 5,
+                       j_first, 1)
+    assert_same_bits(acc, want_acc)
+
+
+def test_launchers_cover_partial_blocks(emu_lib):
+    # a tail of every size below a unit and a block, one thread and one block
+    for block, max_blocks in [(1, 1), (7, 2), (32, 1), (128, 1 << 20)]:
+        k = StreamKernels(gpu_emu.EmuLauncher(emu_lib, block=block, max_blocks=max_blocks), np)
+        for d in (1, 3, 31, 33, 129):
+            for dtype in (np.float32, np.float64):
+                for dist in (0, 1):
+                    out, want = np.empty((3, d), dtype), np.empty((3, d), dtype)
+                    k.fill(np.empty(0, dtype), out, dist, 1, 2, 3, 4, 0, 1)
+                    cy.fill(np.empty(0, dtype), want, dist, 1, 2, 3, 4, 0, 1)
+                    assert_same_bits(out, want)
+
+
+# ---------------------------------------------------------------------------
+# the source: every kernel emulated, device builds clean
+
+
+def test_every_kernel_has_an_emulation_export(emu_lib):
+    import ctypes
+
+    lib = ctypes.CDLL(str(emu_lib))
+    names = gpu_emu.kernel_names("streams")
+    assert len(names) >= 13, names
+    missing = [n for n in names if not hasattr(lib, f"emu_{n}")]
+    assert not missing, f"kernels without an emulation export: {missing}"
+
+
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+def test_nvrtc_builds_with_the_loader_options(arch):
+    from zoopt._gpu import _nvrtc
+
+    try:
+        _nvrtc.library()
+    except _nvrtc.NVRTCError as exc:
+        pytest.skip(str(exc))
+    cubin = _nvrtc.compile_source("streams", arch)
+    assert cubin[:4] == b"\x7fELF"
+    ptx = _nvrtc.compile_source("streams", arch.replace("sm_", "compute_"),
+                                output="ptx").decode()
+    assert "fma." not in ptx  # --fmad=false: no contraction
+    assert ".ftz" not in ptx  # --ftz=false: no flushed float32 operations
+    # CuPy's own compile (its options with -ftz=true appended) also accepts the source
+    _nvrtc.compile_source("streams", arch.replace("sm_", "compute_"),
+                          options=("-ftz=true",), output="ptx")
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not installed")
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+def test_nvcc_builds_without_spills_or_fma(tmp_path, arch):
+    base = ["nvcc", f"-arch={arch}", "-fmad=false", "-ftz=false", "-Werror", "all-warnings",
+            f"-I{gpu_emu.GPU_DIR}", str(STREAMS_CU)]
+    res = subprocess.run([*base[:1], "-cubin", "--resource-usage", *base[1:], "-o",
+                          str(tmp_path / "k.cubin")], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    usage = res.stderr + res.stdout
+    spills = re.findall(r"(\d+) bytes spill stores, (\d+) bytes spill loads", usage)
+    assert spills, usage
+    assert all(s == ("0", "0") for s in spills), usage
+    res = subprocess.run([*base[:1], "-ptx", *base[1:], "-o", str(tmp_path / "k.ptx")],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    ptx = (tmp_path / "k.ptx").read_text()
+    assert "fma." not in ptx
+    assert len(re.findall(r"\.entry\s+\w+", ptx)) >= 13
+
+
+SANITIZED_RUN = textwrap.dedent("""
+    import sys
+    import numpy as np
+    sys.path.insert(0, {tests!r})
+    import gpu_emu
+    from zoopt._gpu._streams import StreamKernels
+    from zoopt._cy import streams as cy
+    for block, mb in [(32, 3), (128, 1 << 20)]:
+        k = StreamKernels(gpu_emu.EmuLauncher({lib!r}, block=block, max_blocks=mb), np)
+        for dtype in (np.float32, np.float64):
+            for dist in (0, 1):
+                for d in (1, 5, 130, 1031):
+                    x = np.linspace(-1, 1, d).astype(dtype)
+                    sc = np.full(3, 0.5, dtype)
+                    out = np.empty((6, d), dtype)
+                    k.perturb(x, dtype(1e-3), x, sc, out, dist, 1, 2, 3, 4, 0, True, 1)
+                    acc = np.zeros(d)
+                    k.accumulate(np.ones(3), sc, acc, dist, 1, 2, 3, 4, 0, True, 1)
+                    span = np.empty(d - 1, dtype)
+                    k.fill_span(span, dist, 1, 2, 3, 4, 9, 1, 1)
+                    k.accumulate_span(np.ones(2), np.zeros(d - 1), x, dist, 1, 2, 3, 4, 0, 3, 1)
+                    k.fill_sphere(np.empty((2, d), dtype), 1, 2, 3, 4, 0, 1)
+                    k.philox4x32(np.ones((d, 4), np.uint32), np.ones((d, 2), np.uint32),
+                                 np.empty((d, 4), np.uint32), 10, 1)
+    print("sanitized run ok")
+""")
+
+
+@pytest.mark.slow
+def test_emulation_under_asan_and_ubsan(tmp_path):
+    lib = gpu_emu.build("streams", tmp_path, sanitize=True)
+    cxx = gpu_emu.compiler()
+    asan = subprocess.run([cxx, "-print-file-name=libasan.so"], capture_output=True,
+                          text=True).stdout.strip()
+    ubsan = subprocess.run([cxx, "-print-file-name=libubsan.so"], capture_output=True,
+                           text=True).stdout.strip()
+    env = dict(os.environ, LD_PRELOAD=f"{asan}:{ubsan}", ASAN_OPTIONS="detect_leaks=0",
+               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
+    code = SANITIZED_RUN.format(tests=str(gpu_emu.ROOT / "tests"), lib=str(lib))
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert "sanitized run ok" in res.stdout
