@@ -55,3 +55,21 @@ def _no_global_numpy_rng_use():
     yield
     after = np.random.get_state()[1]
     assert np.array_equal(before, after), "NumPy's global random state was used"
+
+
+def _cuda_device_count() -> int:
+    try:
+        import cupy
+
+        return int(cupy.cuda.runtime.getDeviceCount())
+    except Exception:  # no CuPy, no driver or no device
+        return 0
+
+
+def pytest_collection_modifyitems(config, items):
+    """`gpu` tests need CuPy and an NVIDIA device; without them they are skipped."""
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    if gpu_items and _cuda_device_count() == 0:
+        skip = pytest.mark.skip(reason="needs CuPy and an NVIDIA GPU")
+        for item in gpu_items:
+            item.add_marker(skip)

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import textwrap
 
-import gpu_emu
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -25,6 +24,7 @@ from hypothesis import strategies as st
 from zoopt._cy import streams as cy
 from zoopt._gpu._streams import StreamKernels
 
+import gpu_emu
 import reference as ref
 from strategies import dims, float_dtypes, keys, steps
 

@@ -106,11 +106,13 @@ def test_objective_exception_propagates_unchanged_with_note(method):
 
 
 def test_cupy_like_input_is_refused_not_copied():
-    class FakeCupyArray:
+    class FakeCupyArray:  # named like CuPy's, but no device memory behind it
         __module__ = "cupy._core.core"
 
-    with pytest.raises(TypeError, match="NumPy arrays only"):
+    with pytest.raises(TypeError, match="'x' parameter of grad must be a real array"):
         zoopt.grad(sphere, FakeCupyArray())
+    with pytest.raises(TypeError, match="NumPy arrays only"):
+        zoopt.policy.categorical(FakeCupyArray(), lambda y: y.sum(1), n_samples=2)
 
 
 def test_set_num_threads_validates():

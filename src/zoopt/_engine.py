@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from zoopt._backend import is_device_array
 from zoopt._threads import threads_for
 from zoopt.random import _Stream
 
@@ -69,6 +70,8 @@ class Evaluator:
             raise
 
     def _as_values(self, raw: Any, B: int, first: int) -> np.ndarray:
+        if is_device_array(raw):
+            raw = raw.get()  # B values of a GPU objective: the copy the estimate needs
         arr = np.asarray(raw)
         if arr.dtype.kind not in "biuf":
             raise TypeError(
@@ -84,6 +87,8 @@ class Evaluator:
         return arr.astype(np.float64)
 
     def _as_scalar(self, raw: Any, index: int) -> float:
+        if is_device_array(raw):
+            raw = raw.get()
         arr = np.asarray(raw)
         if arr.dtype.kind not in "biuf" or arr.size != 1:
             raise TypeError(
@@ -127,16 +132,15 @@ def probe_values(evaluate: Evaluator, x: np.ndarray, sigma: float, stream: _Stre
                  sigma_vec: np.ndarray | None = None) -> np.ndarray:
     """Values at ``x + sigma v_i`` (column 0) and, if antithetic, ``x - sigma v_i``
     (column 1) for directions ``i = 0 .. n - 1``: shape ``(n, 1 or 2)``."""
-    from zoopt._cy import streams
-
+    streams, xp = stream.backend.streams, stream.backend.xp
     d, dtype = x.size, x.dtype
     per = 2 if antithetic else 1
     rows = rows_per_call(batch_size, d, dtype.itemsize, per)
     per_call = rows // per
-    buf = np.empty((min(rows, n * per), d), dtype=dtype)
-    values = np.empty((n, per), dtype=np.float64)
+    buf = xp.empty((min(rows, n * per), d), dtype=dtype)
+    values = np.empty((n, per), dtype=np.float64)  # values live on the host
     sig = dtype.type(sigma)
-    svec = np.empty(0, dtype=dtype) if sigma_vec is None else sigma_vec
+    svec = xp.empty(0, dtype=dtype) if sigma_vec is None else sigma_vec
     n_threads = threads_for(min(n, per_call) * per * d)
     for i0 in range(0, n, per_call):
         m = min(per_call, n - i0)
@@ -211,10 +215,10 @@ def make_probes(fun: Callable[..., Any], vectorized: bool, nan_policy: str, call
 def weighted_sum(w: np.ndarray, stream: _Stream, scale: np.ndarray, *,
                  square: bool = False) -> np.ndarray:
     """``sum_i w_i v_i`` (or ``sum_i w_i (v_i^2 - 1)``) in float64, shape (d,)."""
-    from zoopt._cy import streams
-
-    acc = np.zeros(stream.d, dtype=np.float64)
-    streams.accumulate(np.ascontiguousarray(w, dtype=np.float64), scale, acc, stream.code,
-                       stream.k0, stream.k1, stream.c2, stream.c3, 0, square,
-                       threads_for(w.size * stream.d))
+    be = stream.backend
+    acc = be.xp.zeros(stream.d, dtype=np.float64)
+    # the n weights come from the objective's values on the host: the one copy to the device
+    weights = be.xp.asarray(np.ascontiguousarray(w, dtype=np.float64))
+    be.streams.accumulate(weights, scale, acc, stream.code, stream.k0, stream.k1, stream.c2,
+                          stream.c3, 0, square, threads_for(w.size * stream.d))
     return acc

@@ -105,10 +105,10 @@ def check_float_dtype(dtype: Any, name: str, caller: str) -> np.dtype[Any]:
 def check_point(x: Any, name: str, caller: str) -> np.ndarray:
     """A non-empty, finite, 1-D real array; float32 and float64 are kept,
     integers and bools become float64."""
-    if type(x).__module__.split(".")[0] == "cupy":
-        from zoopt._backend import unsupported_backend
+    from zoopt._backend import is_device_array
 
-        unsupported_backend(x, name, caller)
+    if is_device_array(x):
+        return _check_device_point(x, name, caller)
     arr = np.asarray(x)
     if arr.dtype.kind in "biu":
         arr = arr.astype(np.float64)
@@ -131,3 +131,32 @@ def check_point(x: Any, name: str, caller: str) -> np.ndarray:
             f"indices {bad[:5].tolist()}{' ...' if bad.size > 5 else ''}."
         )
     return np.ascontiguousarray(arr)
+
+
+def _check_device_point(x: Any, name: str, caller: str) -> Any:
+    """check_point for a CuPy array: the same rules, checked on the device (only the
+    verdict and the first bad indices come back)."""
+    import cupy
+
+    if x.dtype.kind in "biu":
+        x = x.astype(np.float64)
+    elif x.dtype not in _FLOAT_DTYPES:
+        raise TypeError(
+            f"The {name!r} parameter of {caller} must be a real array of float32 or float64 "
+            f"(integers are converted to float64). Got dtype {x.dtype} instead."
+        )
+    if x.ndim != 1:
+        raise ValueError(
+            f"The {name!r} parameter of {caller} must be a 1-D array of shape (d,). "
+            f"Got shape {x.shape} instead."
+        )
+    if x.size == 0:
+        raise ValueError(f"The {name!r} parameter of {caller} must not be empty. Got shape (0,).")
+    finite = cupy.isfinite(x)
+    if not bool(finite.all()):
+        bad = cupy.flatnonzero(~finite)[:5].get()
+        raise ValueError(
+            f"The {name!r} parameter of {caller} must be finite. Got non-finite values at "
+            f"indices {bad.tolist()}."
+        )
+    return cupy.ascontiguousarray(x)

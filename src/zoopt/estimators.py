@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from zoopt._backend import Backend, backend_of
 from zoopt._engine import (
     Evaluator,
     make_probes,
@@ -206,6 +207,20 @@ def grad(fun: Callable[..., Any], x: Any, *, method: str = "central", dist: str 
     nan_policy = check_choice(nan_policy, "nan_policy", caller, NAN_POLICIES)
     if subspace is not None:
         subspace = check_int(subspace, "subspace", caller, low=1, high=x.size)
+    backend = backend_of(x)
+    if backend.xp is not np:
+        if executor is not None:
+            raise ValueError(
+                "The 'executor' parameter of grad must be None when 'x' is a GPU array "
+                "(the probes are built and evaluated on the device). Got "
+                f"{type(executor).__name__}."
+            )
+        if dist == "orthogonal" or subspace is not None:
+            raise ValueError(
+                "The 'dist' parameter of grad cannot be 'orthogonal', nor 'subspace' be set, "
+                "when 'x' is a GPU array: those directions are built on the host. Use "
+                "dist='normal', 'rademacher' or 'sphere', or pass x.get()."
+            )
     if executor is not None and (dist == "orthogonal" or subspace is not None):
         raise ValueError(
             "The 'executor' parameter of grad cannot be used with dist='orthogonal' or "
@@ -233,7 +248,7 @@ def grad(fun: Callable[..., Any], x: Any, *, method: str = "central", dist: str 
                                           step, nan_policy, caller, subspace)
         else:
             g, values, fx = _random(probes, x, h, method, dist, n_dirs, batch_size, key,
-                                    step, nan_policy, caller)
+                                    step, nan_policy, caller, backend)
         n_used, nfev = n_dirs, probes.nfev
     if not return_info:
         return g
@@ -245,9 +260,9 @@ def grad(fun: Callable[..., Any], x: Any, *, method: str = "central", dist: str 
 
 def _random(probes: Any, x: np.ndarray, h: float, method: str, dist: str,
             n: int, batch_size: int | None, key: np.ndarray, step: int, nan_policy: str,
-            caller: str):
+            caller: str, backend: Backend):
     antithetic, needs_fx, rule = _WEIGHT_RULES[method]
-    stream = _Stream(key, step, dist, x.dtype, x.size)
+    stream = _Stream(key, step, dist, x.dtype, x.size, backend=backend)
     scale = stream.scales(0, n)
     fx = probes.center(x) if needs_fx else None
     values = probes.probe_values(x, h, stream, n, antithetic, batch_size)
@@ -307,6 +322,7 @@ def _materialized(probes: Any, x: np.ndarray, h: float, method: str, dist: str, 
 
 def _coordinate(evaluate: Evaluator, x: np.ndarray, h: float, batch_size: int | None,
                 nan_policy: str, caller: str):
+    xp = backend_of(x).xp
     d = x.size
     dtype = x.dtype
     rows = rows_per_call(batch_size, d, dtype.itemsize, 2)
@@ -314,16 +330,17 @@ def _coordinate(evaluate: Evaluator, x: np.ndarray, h: float, batch_size: int | 
     values = np.empty((d, 2), dtype=np.float64)
     # the actual distance between the two probes of axis j, as evaluated
     span = ((x + dtype.type(h)).astype(np.float64) - (x - dtype.type(h)).astype(np.float64))
-    buf = np.empty((min(rows, 2 * d), d), dtype=dtype)
+    buf = xp.empty((min(rows, 2 * d), d), dtype=dtype)
     for j0 in range(0, d, per_call):
         m = min(per_call, d - j0)
         out = buf[: 2 * m]
         out[:] = x
-        idx = np.arange(m)
+        idx = xp.arange(m)
         out[2 * idx, j0 + idx] += dtype.type(h)
         out[2 * idx + 1, j0 + idx] -= dtype.type(h)
         values[j0 : j0 + m] = evaluate(out, 2 * j0).reshape(m, 2)
     if nan_policy == "worst":
         values, _ = replace_nonfinite(values, None, caller)
-    g = (values[:, 0] - values[:, 1]) / span
+    diff = values[:, 0] - values[:, 1]
+    g = (diff if xp is np else xp.asarray(diff)) / span
     return g.astype(dtype), values, None

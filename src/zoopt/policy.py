@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from zoopt._backend import Backend, backend_of, check_same_backend
 from zoopt._engine import make_probes, replace_nonfinite, weighted_sum
 from zoopt._result import PolicyInfo
 from zoopt._threads import get_num_threads
@@ -244,8 +245,9 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
     caller = "gaussian"
     fun = check_callable(fun, "fun", caller)
     mean = check_point(mean, "mean", caller)
+    backend = backend_of(mean)
     d, dtype = mean.size, mean.dtype
-    sig, sigma_vec = _check_sigma(sigma, d, dtype, caller)
+    sig, sigma_vec = _check_sigma(sigma, d, dtype, caller, backend)
     n_samples = check_int(n_samples, "n_samples", caller, low=1, high=(1 << 32) - 1)
     baseline = _check_baseline(baseline, caller, GAUSSIAN_BASELINES)
     antithetic = check_bool(antithetic, "antithetic", caller)
@@ -270,11 +272,17 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
         raise ValueError(f"The 'n_samples' parameter of gaussian must be at least 2 with "
                          f"baseline='rloo'. Got {n_samples} instead.")
 
+    if executor is not None and backend.xp is not np:
+        raise ValueError(
+            "The 'executor' parameter of gaussian must be None when 'mean' is a GPU array "
+            f"(the probes are built and evaluated on the device). Got {type(executor).__name__}."
+        )
+
     probes = make_probes(fun, vectorized, nan_policy, caller, executor)
     key = key_from_rng(rng, caller)
     n_dirs = n_samples // 2 if antithetic else n_samples
-    stream = _Stream(key, step, "normal", dtype, d)
-    no_scale = np.empty(0, dtype=dtype)
+    stream = _Stream(key, step, "normal", dtype, d, backend=backend)
+    no_scale = backend.xp.empty(0, dtype=dtype)
     fx = probes.center(mean) if baseline == "fx" else None
     values = probes.probe_values(mean, sig, stream, n_dirs, antithetic, batch_size,
                                  sigma_vec)
@@ -310,13 +318,30 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
     return result[0] if len(result) == 1 else tuple(result)
 
 
-def _check_sigma(sigma: Any, d: int, dtype: np.dtype[Any], caller: str):
-    """(scalar sigma as float, or None; per-coordinate sigma array, or None)."""
+def _check_sigma(sigma: Any, d: int, dtype: np.dtype[Any], caller: str,
+                 backend: Backend | None = None):
+    """(scalar sigma as float, or None; per-coordinate sigma array, or None), the array
+    on the backend of the mean."""
     if isinstance(sigma, numbers.Real) and not isinstance(sigma, bool | np.bool_):
         s = check_positive_float(sigma, "sigma", caller)
         if float(dtype.type(s)) == 0.0:
             raise ValueError(f"The 'sigma' parameter of {caller} rounds to 0 in {dtype}.")
         return float(dtype.type(s)), None
+    if backend is not None and backend.xp is not np:
+        check_same_backend(backend, sigma, "sigma", caller)
+        xp = backend.xp
+        if sigma.dtype.kind not in "iuf" or sigma.shape != (d,):
+            raise ValueError(
+                f"The 'sigma' parameter of {caller} must be a positive float or an array of "
+                f"shape ({d},). Got {sigma.dtype} of shape {sigma.shape} instead."
+            )
+        arr = sigma.astype(dtype)
+        if not bool((xp.isfinite(arr) & (arr > 0)).all()):
+            raise ValueError(f"The 'sigma' parameter of {caller} must be finite and > 0 in "
+                             "every coordinate.")
+        return 1.0, xp.ascontiguousarray(arr)
+    if backend is not None:
+        check_same_backend(backend, sigma, "sigma", caller)
     arr = np.asarray(sigma)
     if arr.dtype.kind not in "iuf" or arr.shape != (d,):
         raise ValueError(

@@ -85,6 +85,7 @@ from typing import Any
 
 import numpy as np
 
+from zoopt import _backend
 from zoopt._threads import get_num_threads, threads_for
 from zoopt._validation import check_choice, check_float_dtype, check_int
 
@@ -244,10 +245,11 @@ def _as_uint32(value: Any, name: str) -> np.ndarray:
 class _Stream:
     """The directions of one (key, step, dist, dtype): what the kernels need."""
 
-    __slots__ = ("c2", "c3", "code", "d", "dist", "dtype", "k0", "k1", "step")
+    __slots__ = ("backend", "c2", "c3", "code", "d", "dist", "dtype", "k0", "k1", "step")
 
     def __init__(self, key: np.ndarray, step: int, dist: str, dtype: np.dtype[Any], d: int,
-                 kind: int | None = None):
+                 kind: int | None = None, backend: _backend.Backend | None = None):
+        self.backend = _backend.cpu() if backend is None else backend
         self.k0, self.k1 = int(key[0]), int(key[1])
         self.step = step
         self.dist = dist
@@ -259,21 +261,19 @@ class _Stream:
     def scales(self, start: int, n: int, n_threads: int | None = None) -> np.ndarray:
         """Per-direction factors: ``1 / ||u_i||`` (in the dtype) for "sphere",
         an empty array (no scaling) otherwise."""
-        from zoopt._cy import streams
-
+        xp = self.backend.xp
         if self.dist != "sphere":
-            return np.empty(0, dtype=self.dtype)
-        sq = np.empty(n, dtype=np.float64)
-        streams.sq_norms(np.empty(0, self.dtype), sq, self.d, self.code, self.k0, self.k1,
-                         self.c2, self.c3, start,
-                         threads_for(n * self.d) if n_threads is None else n_threads)
-        return (1.0 / np.sqrt(sq)).astype(self.dtype)
+            return xp.empty(0, dtype=self.dtype)
+        sq = xp.empty(n, dtype=np.float64)
+        self.backend.streams.sq_norms(
+            xp.empty(0, self.dtype), sq, self.d, self.code, self.k0, self.k1, self.c2,
+            self.c3, start, threads_for(n * self.d) if n_threads is None else n_threads)
+        # float64 division and square root are correctly rounded on every backend
+        return (1.0 / xp.sqrt(sq)).astype(self.dtype)
 
-    def fill(self, start: int, out: np.ndarray, scale: np.ndarray) -> None:
-        from zoopt._cy import streams
-
-        streams.fill(scale, out, self.code, self.k0, self.k1, self.c2, self.c3, start,
-                     threads_for(out.size))
+    def fill(self, start: int, out: Any, scale: Any) -> None:
+        self.backend.streams.fill(scale, out, self.code, self.k0, self.k1, self.c2, self.c3,
+                                  start, threads_for(out.size))
 
 
 def _orthonormal_rows(G: np.ndarray) -> np.ndarray:
@@ -301,7 +301,7 @@ def _orthogonal(key: np.ndarray, step: int, n: int, d: int, dtype: np.dtype[Any]
 
 
 def directions(n_dirs: int, d: int, *, dist: str = "normal", rng: Any = None, step: int = 0,
-               dtype: Any = np.float64, start: int = 0) -> np.ndarray:
+               dtype: Any = np.float64, start: int = 0, like: Any = None) -> Any:
     """The directions zoopt's estimators draw, materialized.
 
     Row ``r`` is direction ``start + r`` of step ``step``: exactly the vector
@@ -328,10 +328,14 @@ def directions(n_dirs: int, d: int, *, dist: str = "normal", rng: Any = None, st
         float32 and float64 are different streams (default float64).
     start : int, optional
         Index of the first direction (default 0).
+    like : array, optional
+        Make ``U`` an array of the same kind (NEP 35): a CuPy array here makes
+        ``U`` a CuPy array on the current device, computed there with the same
+        bits (default None: a NumPy array).
 
     Returns
     -------
-    U : ndarray, shape (n_dirs, d)
+    U : ndarray or cupy.ndarray, shape (n_dirs, d)
 
     See Also
     --------
@@ -363,21 +367,26 @@ def directions(n_dirs: int, d: int, *, dist: str = "normal", rng: Any = None, st
             "The 'start' and 'n_dirs' parameters of directions must satisfy "
             f"start + n_dirs <= 2**32. Got start={start}, n_dirs={n_dirs}."
         )
+    be = _backend.cpu() if like is None else _backend.backend_of(like)
     if dist == "orthogonal":
+        if be.xp is not np:
+            raise ValueError(
+                "The 'dist' parameter of directions cannot be 'orthogonal' with a GPU 'like' "
+                "array yet (its QR runs on the host). Build them with like=None and move them."
+            )
         if start != 0:
             raise ValueError(
                 "The 'start' parameter of directions must be 0 with dist='orthogonal' (the "
                 f"directions of a block are orthogonalized together). Got start={start}."
             )
         return _orthogonal(key_from_rng(rng, caller), step, n_dirs, d, dt)
-    stream = _Stream(key_from_rng(rng, caller), step, dist, dt, d)
-    out = np.empty((n_dirs, d), dtype=dt)
+    stream = _Stream(key_from_rng(rng, caller), step, dist, dt, d, backend=be)
+    out = be.xp.empty((n_dirs, d), dtype=dt)
     n_threads = get_num_threads()
     if dist == "sphere" and n_dirs >= 4 * n_threads:
         # enough rows to share out: one pass, the same bits as the two passes below
-        from zoopt._cy import streams
-
-        streams.fill_sphere(out, stream.k0, stream.k1, stream.c2, stream.c3, start, n_threads)
+        be.streams.fill_sphere(out, stream.k0, stream.k1, stream.c2, stream.c3, start,
+                               n_threads)
         return out
     stream.fill(start, out, stream.scales(start, n_dirs))
     return out

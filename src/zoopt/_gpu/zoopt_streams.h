@@ -140,7 +140,7 @@ ZO_INLINE uint64_t zo_f64_to_bits(double f) { uint64_t b; memcpy(&b, &f, 8); ret
 ZO_INLINE float zo_sqrt_f32(float x) { return __builtin_sqrtf(x); }
 ZO_INLINE double zo_sqrt_f64(double x) { return __builtin_sqrt(x); }
 ZO_INLINE double zo_floor_f64(double x) { return __builtin_floor(x); }
-ZO_INLINE double zo_inf_f64(void) { return zo_inf_f64(); }
+ZO_INLINE double zo_inf_f64(void) { return __builtin_inf(); }
 #endif
 
 /* ln(x) for a positive normal float32 x.
