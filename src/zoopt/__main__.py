@@ -28,21 +28,58 @@ def _info(argv: list[str]) -> int:
     names = ", ".join(f"zoopt._cy.{m}" for m in _cy.__all__)
     print(f"compiled kernels: {names} (in {os.path.dirname(streams.__file__)})")
     print(f"OpenMP: {'yes' if streams.has_openmp() else 'no'}; threads: {zoopt.get_num_threads()}")
-    gpu = "CuPy not installed"
-    if importlib.util.find_spec("cupy") is not None:
-        try:
-            import cupy
-
-            gpu = (f"CuPy {cupy.__version__}, device available: {cupy.is_available()}; "
-                   "zoopt's GPU kernels are not part of this build")
-        except Exception as exc:  # a broken CUDA install should not break `info`
-            gpu = f"CuPy present but failed to import ({type(exc).__name__})"
-    print(f"GPU: {gpu}")
+    for line in _gpu_lines():
+        print(line)
     optional = ["scipy", "sklearn", "matplotlib", "sacrebleu", "torch", "jax", "dask", "evosax",
                 "evotorch", "cma", "nevergrad"]
     have = [m for m in optional if importlib.util.find_spec(m) is not None]
     print(f"optional libraries present: {', '.join(have) if have else 'none'}")
     return 0
+
+
+def _gpu_lines() -> list[str]:
+    """What `info` says of the GPU backend: CuPy, the device, NVRTC, each kernel source."""
+    import importlib.util
+
+    lines = []
+    cc = None  # compute capability of device 0, when there is one
+    if importlib.util.find_spec("cupy") is None:
+        lines.append("GPU: CuPy not installed (pip install zoopt-pg[gpu]); CuPy arrays are "
+                     "needed to compute on a GPU")
+    else:
+        try:
+            import cupy
+
+            n = cupy.cuda.runtime.getDeviceCount()
+            props = cupy.cuda.runtime.getDeviceProperties(0)
+            name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+            cc = int(cupy.cuda.Device(0).compute_capability)
+            lines.append(f"GPU: CuPy {cupy.__version__}; {n} device(s), device 0: {name} "
+                         f"(compute capability {cc})")
+        except Exception as exc:  # no driver or no device: still report the rest
+            lines.append(f"GPU: CuPy installed, no usable device ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0][:80] if str(exc) else ''})")
+    from zoopt._gpu import _nvrtc
+
+    try:
+        lines.append(f"NVRTC: {'.'.join(map(str, _nvrtc.version()))} "
+                     f"(archs {_nvrtc.supported_archs()[0]}-{_nvrtc.supported_archs()[-1]})")
+    except _nvrtc.NVRTCError as exc:
+        lines.append(f"NVRTC: not found ({str(exc).splitlines()[0][:100]})")
+        return lines
+    for src in sorted(_nvrtc.GPU_DIR.glob("*.cu")):
+        try:
+            if cc is not None:
+                from zoopt._gpu._cupy import binary_path
+
+                what = f"compiled for this device ({binary_path(src.stem, cc).name})"
+            else:
+                _nvrtc.compile_source(src.stem, "compute_80", output="ptx")
+                what = "compiles (PTX for compute_80; no device to load it)"
+        except Exception as exc:
+            what = f"FAILED: {type(exc).__name__}: {str(exc).splitlines()[0][:100]}"
+        lines.append(f"  kernels {src.name}: {what}")
+    return lines
 
 
 def _bench(argv: list[str]) -> int:

@@ -23,6 +23,8 @@ __all__: list[str] = []
 # a batch in the last-level cache of common CPUs and the peak memory of an
 # estimate near ``x`` plus a few copies of it, whatever the number of directions.
 _BATCH_BYTES = 16 << 20
+# On a GPU, calls are expensive and memory is wide: batches of up to 1 GiB.
+_DEVICE_BATCH_BYTES = 1 << 30
 
 
 class Evaluator:
@@ -121,9 +123,11 @@ def replace_nonfinite(values: np.ndarray, fx: float | None, caller: str):
     return values, fx
 
 
-def rows_per_call(batch_size: int | None, d: int, itemsize: int, per: int) -> int:
+def rows_per_call(batch_size: int | None, d: int, itemsize: int, per: int,
+                  device: bool = False) -> int:
     if batch_size is None:
-        batch_size = max(1, _BATCH_BYTES // (d * itemsize))
+        budget = _DEVICE_BATCH_BYTES if device else _BATCH_BYTES
+        batch_size = max(1, budget // (d * itemsize))
     return max(per, batch_size - batch_size % per)
 
 
@@ -135,7 +139,7 @@ def probe_values(evaluate: Evaluator, x: np.ndarray, sigma: float, stream: _Stre
     streams, xp = stream.backend.streams, stream.backend.xp
     d, dtype = x.size, x.dtype
     per = 2 if antithetic else 1
-    rows = rows_per_call(batch_size, d, dtype.itemsize, per)
+    rows = rows_per_call(batch_size, d, dtype.itemsize, per, device=xp is not np)
     per_call = rows // per
     buf = xp.empty((min(rows, n * per), d), dtype=dtype)
     values = np.empty((n, per), dtype=np.float64)  # values live on the host

@@ -19,6 +19,7 @@ TASKS = {
     "metrics": "zoopt._bench.metrics",
     "projection": "zoopt._bench.projection",
     "torch": "zoopt._bench.torch",
+    "gpu": "zoopt._bench.gpu",
 }
 
 

@@ -1,0 +1,139 @@
+"""On a real device (``gpu``-marked: skipped without CuPy and an NVIDIA GPU): CuPy arrays
+in, CuPy arrays out, the same bits as the CPU.
+
+This file needs only NumPy, pytest, CuPy and zoopt, so that the device check
+(tools/device_check.sh) runs it on a machine without the test extra:
+``pytest --noconftest -m gpu tests/test_gpu_device.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import zoopt
+from zoopt import _backend
+from zoopt.random import directions
+
+
+def _device_count() -> int:
+    try:
+        import cupy
+
+        return int(cupy.cuda.runtime.getDeviceCount())
+    except Exception:  # no CuPy, no driver or no device
+        return 0
+
+
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(_device_count() == 0, reason="needs CuPy and an NVIDIA GPU")]
+
+
+def quadratic(X):
+    return (X * X).sum(axis=1) + 0.5 * X[:, 0]
+
+
+def assert_same_bits(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype
+    assert a.shape == b.shape
+    np.testing.assert_array_equal(a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}"))
+
+
+@pytest.fixture
+def cp():
+    return pytest.importorskip("cupy")
+
+
+@pytest.mark.gpu
+def test_gpu_philox_words_equal_cpu(cp):
+    from zoopt._cy import streams as cy
+
+    gen = np.random.default_rng(0)
+    ctr = gen.integers(0, 2**32, (10_001, 4), dtype=np.uint32)
+    key = gen.integers(0, 2**32, (10_001, 2), dtype=np.uint32)
+    want = np.empty_like(ctr)
+    cy.philox4x32(ctr, key, want, 10, 1)
+    out = cp.empty_like(cp.asarray(ctr))
+    _backend.cuda().streams.philox4x32(cp.asarray(ctr), cp.asarray(key), out, 10, 1)
+    np.testing.assert_array_equal(out.get(), want)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dist", ["normal", "rademacher", "sphere"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("method", ["central", "forward"])
+def test_gpu_grad_equals_cpu_bit_for_bit(cp, dist, dtype, method):
+    d = 100_003
+    x = np.linspace(-1, 1, d).astype(dtype)
+    want = zoopt.grad(quadratic, x, method=method, dist=dist, n_dirs=64, rng=1, step=5)
+    got = zoopt.grad(quadratic, cp.asarray(x), method=method, dist=dist, n_dirs=64, rng=1,
+                     step=5)
+    assert isinstance(got, cp.ndarray)
+    assert got.dtype == dtype
+    # the objective's arithmetic runs on the device (CuPy's own kernels): the values may
+    # differ in the last bit from NumPy's sum; the directions and the weighted sum are the
+    # same, so compare with the CPU estimate from the device's values
+    dev_fun = zoopt.grad(lambda X: quadratic(cp.asarray(X)).get(), x, method=method,
+                         dist=dist, n_dirs=64, rng=1, step=5)
+    assert_same_bits(got.get(), dev_fun)
+    np.testing.assert_allclose(got.get(), want, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dist", ["normal", "rademacher", "sphere"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gpu_directions_equal_cpu(cp, dist, dtype):
+    want = directions(33, 4099, dist=dist, rng=3, step=7, dtype=dtype, start=11)
+    got = directions(33, 4099, dist=dist, rng=3, step=7, dtype=dtype, start=11,
+                     like=cp.empty(0))
+    assert isinstance(got, cp.ndarray)
+    assert_same_bits(got.get(), want)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gpu_subnormals_are_not_flushed(cp, dtype):
+    # compiled with -ftz=false: subnormal x and subnormal steps sigma * v keep their bits
+    from zoopt._cy import streams as cy
+
+    tiny = np.finfo(dtype).smallest_subnormal
+    x = (np.arange(1, 1001) * tiny).astype(dtype)
+    sigma = dtype(np.finfo(dtype).tiny / 64)  # subnormal
+    want = np.empty((8, 1000), dtype)
+    cy.perturb(x, sigma, np.empty(0, dtype), np.empty(0, dtype), want, 0, 1, 2, 3, 4, 0, True,
+               1)
+    out = cp.empty((8, 1000), dtype)
+    _backend.cuda().streams.perturb(cp.asarray(x), sigma, cp.empty(0, dtype),
+                                    cp.empty(0, dtype), out, 0, 1, 2, 3, 4, 0, True, 1)
+    assert_same_bits(out.get(), want)
+    assert np.count_nonzero(want != x) > 100  # the steps were not flushed on the CPU either
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("antithetic", [False, True])
+def test_gpu_gaussian_policy_equals_cpu(cp, antithetic):
+    d = 5003
+    mean = np.linspace(-1, 1, d).astype(np.float32)
+    sigma = np.linspace(0.05, 0.2, d).astype(np.float32)
+    kw = dict(n_samples=32, antithetic=antithetic, rng=2, log_sigma_grad=True)
+    got = zoopt.policy.gaussian(quadratic, cp.asarray(mean), sigma=cp.asarray(sigma), **kw)
+    want = zoopt.policy.gaussian(lambda X: quadratic(cp.asarray(X)).get(), mean, sigma=sigma,
+                                 **kw)
+    assert isinstance(got[0], cp.ndarray)
+    assert_same_bits(got[0].get(), want[0])
+    assert_same_bits(got[1].get(), want[1])
+    with pytest.raises(TypeError, match="'sigma' parameter of gaussian is a host"):
+        zoopt.policy.gaussian(quadratic, cp.asarray(mean), sigma=sigma, **kw)
+
+
+@pytest.mark.gpu
+def test_gpu_coordinate_grad_and_bad_input(cp):
+    x = cp.linspace(-1, 1, 300)
+    g = zoopt.grad(quadratic, x, method="coordinate")
+    assert isinstance(g, cp.ndarray)
+    np.testing.assert_allclose(g.get(), 2 * x.get() + 0.5 * (np.arange(300) == 0), atol=1e-6)
+    bad = x.copy()
+    bad[7] = cp.nan
+    with pytest.raises(ValueError, match=r"'x' parameter of grad must be finite.*\[7\]"):
+        zoopt.grad(quadratic, bad)
