@@ -165,3 +165,31 @@ def test_coordinate_grad_through_the_backend_array_module(emulated):
     with _backend._override(backend):
         got = zoopt.grad(quadratic, x, method="coordinate", batch_size=7)
     assert_same_bits(got, want)
+
+
+@needs_cxx
+@pytest.mark.parametrize("method", ["zo-sgd", "zo-adam", "es", "spsa", "snes"])
+def test_minimize_through_cuda_kernels_equals_cpu(emulated, method, tmp_path):
+    backend, launcher = emulated
+    x0 = np.linspace(-1, 1, 37)
+    box = [(-2.0, 2.0)] * 37
+    want = zoopt.minimize(quadratic, x0, method=method, maxiter=6, rng=4,
+                          bounds=box)
+    launcher.calls.clear()
+    with _backend._override(backend):
+        got = zoopt.minimize(quadratic, x0, method=method, maxiter=6, rng=4,
+                             bounds=box, checkpoint=str(tmp_path / "c.npz"))
+    assert launcher.calls, "the CUDA kernel set was not used"
+    assert_same_bits(got.x, want.x)
+    assert_same_bits(got.x_mean, want.x_mean)
+    assert got.fun == want.fun
+    assert got.nfev == want.nfev
+    # the checkpoint written through that backend resumes on the CPU, same run
+    more = zoopt.minimize(quadratic, x0, method=method, maxiter=9, rng=4, bounds=box,
+                          checkpoint=str(tmp_path / "c.npz"))
+    zoopt.minimize(quadratic, x0, method=method, maxiter=6, rng=4, bounds=box,
+                   checkpoint=str(tmp_path / "cpu.npz"))
+    full = zoopt.minimize(quadratic, x0, method=method, maxiter=9, rng=4, bounds=box,
+                          checkpoint=str(tmp_path / "cpu.npz"))
+    assert_same_bits(more.x_mean, full.x_mean)
+    assert_same_bits(more.x, full.x)

@@ -137,3 +137,23 @@ def test_gpu_coordinate_grad_and_bad_input(cp):
     bad[7] = cp.nan
     with pytest.raises(ValueError, match=r"'x' parameter of grad must be finite.*\[7\]"):
         zoopt.grad(quadratic, bad)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("method", ["zo-sgd", "zo-adam", "es", "spsa", "snes"])
+def test_gpu_minimize_state_on_device_and_resume_on_cpu(cp, method, tmp_path):
+    x0 = np.linspace(-1, 1, 1001)
+    box = [(-2.0, 2.0)] * 1001
+    dev_fun = lambda X: quadratic(X)  # noqa: E731 - evaluated on the device
+    host_of_dev = lambda X: quadratic(cp.asarray(X)).get()  # noqa: E731 - same arithmetic
+    got = zoopt.minimize(dev_fun, cp.asarray(x0), method=method, maxiter=5, rng=4,
+                         bounds=box, checkpoint=str(tmp_path / "c.npz"))
+    assert isinstance(got.x, cp.ndarray)
+    assert isinstance(got.x_mean, cp.ndarray)
+    want = zoopt.minimize(host_of_dev, x0, method=method, maxiter=5, rng=4, bounds=box)
+    np.testing.assert_allclose(got.x_mean.get(), want.x_mean, rtol=1e-12, atol=1e-12)
+    # the device checkpoint is plain arrays and resumes on the host
+    more = zoopt.minimize(host_of_dev, x0, method=method, maxiter=8, rng=4, bounds=box,
+                          checkpoint=str(tmp_path / "c.npz"))
+    assert more.nit == 8
+    assert isinstance(more.x, np.ndarray)

@@ -236,21 +236,22 @@ def f1_score(y_true: Any, y_pred: Any, *, average: str | None = "binary", pos_la
 
     if average == "binary":
         assert pos is not None
-        seen = np.flatnonzero(present.any(axis=0))
-        if seen.size > 2:
-            raise ValueError(f"Target is multiclass (labels {classes[seen][:5].tolist()}) but "
-                             "average='binary'. Choose average='micro', 'macro' or "
+        # each row is its own scikit-learn call: its labels are those of y_true and the row
+        per_row = present.sum(axis=1)
+        if (per_row > 2).any():
+            r = int(np.flatnonzero(per_row > 2)[0])
+            raise ValueError(f"Target is multiclass (labels {classes[present[r]][:5].tolist()}"
+                             f") but average='binary'. Choose average='micro', 'macro' or "
                              "'weighted'.")
         same_kind = (pos.dtype.kind in "US") == (classes.dtype.kind in "US")
         k = np.flatnonzero(classes == pos[0]) if same_kind else np.array([], dtype=int)
-        if k.size == 0 or not present[:, k[0]].any():
-            if (present.sum(axis=1) >= 2).any():
-                raise ValueError(f"pos_label={pos_label!r} is not a valid label. It should be "
-                                 f"one of {classes[seen].tolist()}.")
-            out = np.full(tp.shape[0], zd) if k.size == 0 else _fscore(
-                tp[:, k[0]], true[k[0]], pred[:, k[0]], zd)
-        else:
-            out = _fscore(tp[:, k[0]], true[k[0]], pred[:, k[0]], zd)
+        has_pos = present[:, k[0]] if k.size else np.zeros(per_row.shape, dtype=bool)
+        bad = np.flatnonzero(~has_pos & (per_row >= 2))
+        if bad.size:
+            raise ValueError(f"pos_label={pos_label!r} is not a valid label. It should be "
+                             f"one of {classes[present[bad[0]]].tolist()}.")
+        out = (np.full(tp.shape[0], zd) if k.size == 0
+               else _fscore(tp[:, k[0]], true[k[0]], pred[:, k[0]], zd))
         return _shape(out, yp)
 
     if lab is not None:

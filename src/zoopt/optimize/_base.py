@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from zoopt._backend import backend_of, is_device_array
 from zoopt._validation import check_choice, check_point
 from zoopt.random import _MAX_STEP, _StreamKey, directions, key_from_rng
 
@@ -61,7 +62,7 @@ class _Recorder:
     def __init__(self) -> None:
         self.points: list[np.ndarray] = []
 
-    def __call__(self, X: np.ndarray) -> np.ndarray:
+    def __call__(self, X: Any) -> np.ndarray:
         self.points.append(X.copy())
         return np.zeros(len(X))
 
@@ -106,6 +107,9 @@ class Optimizer:
     def __init__(self, x0: Any, *, rng: Any = None):
         caller = type(self).__name__
         self.x = check_point(x0, "x0", caller).copy()
+        # where the state lives: NumPy for a NumPy x0, the device for a CuPy x0
+        self.backend = backend_of(self.x)
+        self.xp = self.backend.xp
         self.key = key_from_rng(rng, caller)
         self.t = 0
         self._pending: tuple[int, int] | None = None  # (step, number of probes) of ask()
@@ -143,7 +147,7 @@ class Optimizer:
         rec = _Recorder()
         self._estimate(rec, vectorized=True, batch_size=None, executor=None,
                        nan_policy="raise")
-        points = np.concatenate(rec.points)
+        points = self.xp.concatenate(rec.points)
         self._pending = (self.t, len(points))
         return points
 
@@ -151,7 +155,8 @@ class Optimizer:
         """Update with the values of the probes that :meth:`ask` returned."""
         if self._pending is None or self._pending[0] != self.t:
             raise RuntimeError(f"{type(self).__name__}.tell() must follow ask().")
-        v = np.asarray(values, dtype=np.float64).reshape(-1)
+        v = np.asarray(self.backend.to_host(values) if is_device_array(values) else values,
+                       dtype=np.float64).reshape(-1)
         if v.size != self._pending[1]:
             raise ValueError(f"tell() needs {self._pending[1]} values (one per probe of "
                              f"ask()). Got {v.size}.")
@@ -190,18 +195,19 @@ class Optimizer:
         if i < 0:
             return f, x.copy()
         v = directions(1, x.size, dist=L["dist"], rng=self._rng, step=L["step"],
-                       dtype=x.dtype, start=i)[0]
+                       dtype=x.dtype, start=i, like=x)[0]
         s = L["sigma"]
-        sv = (s * v) if isinstance(s, np.ndarray) else x.dtype.type(s) * v
+        sv = (s * v) if hasattr(s, "shape") and s.shape else x.dtype.type(s) * v
         return f, (x - sv) if col == 1 else (x + sv)
 
     # -- checkpoints -----------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
         """The whole state as plain arrays (``np.savez`` them; no pickle)."""
+        host = self.backend.to_host  # checkpoints are host arrays, whatever the backend
         out = {"method": np.array(self.name), "t": np.array(self.t, dtype=np.int64),
-               "key": self.key.copy(), "x": self.x.copy()}
+               "key": self.key.copy(), "x": np.array(host(self.x), copy=True)}
         for k in self._arrays:
-            out[k] = np.array(getattr(self, k), copy=True)
+            out[k] = np.array(host(getattr(self, k)), copy=True)
         for k in self._scalars:
             val = getattr(self, k)
             out[k] = np.array(np.nan if val is None else val, dtype=np.float64)
@@ -224,11 +230,12 @@ class Optimizer:
         missing = [k for k in ("t", "key", *self._arrays, *self._scalars) if k not in state]
         if missing:
             raise ValueError(f"{caller}: the state lacks {missing}.")
-        self.x = x.copy()
+        # a checkpoint resumes on this optimizer's backend (explicitly copied there)
+        self.x = self.xp.array(x, copy=True)
         self.t = int(np.asarray(state["t"]))
         self.key = np.asarray(state["key"], dtype=np.uint32).copy()
         for k in self._arrays:
-            setattr(self, k, np.array(state[k], copy=True))
+            setattr(self, k, self.xp.array(np.asarray(state[k]), copy=True))
         for k in self._scalars:
             val = float(np.asarray(state[k]))
             setattr(self, k, None if np.isnan(val) else val)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from zoopt import policy
+from zoopt._backend import check_same_backend
 from zoopt._validation import check_bool, check_choice, check_int, check_positive_float
 from zoopt.estimators import grad
 from zoopt.optimize._base import Optimizer, _Negated
@@ -98,7 +99,7 @@ class ZOSGD(_GradMethod):
         self.momentum = _unit(momentum, "momentum", "ZOSGD")
         self.nesterov = check_bool(nesterov, "nesterov", "ZOSGD")
         self.weight_decay = _nonneg(weight_decay, "weight_decay", "ZOSGD")
-        self.buf = np.zeros(self.x.shape, dtype=np.float64)
+        self.buf = self.xp.zeros(self.x.shape, dtype=np.float64)
 
     def _apply(self, g: np.ndarray) -> None:
         x = self.x.astype(np.float64)
@@ -118,9 +119,9 @@ class _Adam:
         mhat = opt.m / (1 - opt.beta1 ** (t + 1))
         vhat = opt.v / (1 - opt.beta2 ** (t + 1))
         if opt.amsgrad:
-            opt.vmax = np.maximum(opt.vmax, vhat)
+            opt.vmax = opt.xp.maximum(opt.vmax, vhat)
             vhat = opt.vmax
-        return np.asarray(opt.lr * mhat / (np.sqrt(vhat) + opt.eps))
+        return opt.lr * mhat / (opt.xp.sqrt(vhat) + opt.eps)
 
 
 class ZOAdam(_GradMethod):
@@ -157,9 +158,9 @@ class ZOAdam(_GradMethod):
         self.eps = check_positive_float(eps, "eps", "ZOAdam")
         self.amsgrad = check_bool(amsgrad, "amsgrad", "ZOAdam")
         self.weight_decay = _nonneg(weight_decay, "weight_decay", "ZOAdam")
-        self.m = np.zeros(self.x.shape, dtype=np.float64)
-        self.v = np.zeros_like(self.m)
-        self.vmax = np.zeros_like(self.m)
+        self.m = self.xp.zeros(self.x.shape, dtype=np.float64)
+        self.v = self.xp.zeros_like(self.m)
+        self.vmax = self.xp.zeros_like(self.m)
 
     def _apply(self, g: np.ndarray) -> None:
         x = self.x.astype(np.float64)
@@ -216,9 +217,9 @@ class ES(Optimizer):
         self.beta2 = _unit(beta2, "beta2", "ES")
         self.eps = check_positive_float(eps, "eps", "ES")
         self.amsgrad = False
-        self.m = np.zeros(self.x.shape, dtype=np.float64)
-        self.v = np.zeros_like(self.m)
-        self.vmax = np.zeros_like(self.m)
+        self.m = self.xp.zeros(self.x.shape, dtype=np.float64)
+        self.v = self.xp.zeros_like(self.m)
+        self.vmax = self.xp.zeros_like(self.m)
 
     def _estimate(self, fun: Any, **kw: Any) -> tuple[Any, Any]:
         g, info = policy.gaussian(fun, self.x, sigma=self.sigma, n_samples=self.popsize,
@@ -278,7 +279,7 @@ class SPSA(Optimizer):
         self.gamma = check_positive_float(gamma, "gamma", "SPSA")
         self.n_dirs = check_int(n_dirs, "n_dirs", "SPSA", low=1)
         self.calib_dirs = check_int(calib_dirs, "calib_dirs", "SPSA", low=1)
-        scale = max(1.0, float(np.abs(self.x).mean()))
+        scale = max(1.0, float(self.xp.abs(self.x).mean()))
         self.initial_step = (0.1 * scale if initial_step is None
                              else check_positive_float(initial_step, "initial_step", "SPSA"))
 
@@ -293,7 +294,7 @@ class SPSA(Optimizer):
     def _apply(self, g: np.ndarray) -> None:
         g = g.astype(np.float64)
         if self.a is None:
-            mag = float(np.abs(g).mean())
+            mag = float(self.xp.abs(g).mean())
             if mag == 0.0 or not np.isfinite(mag):
                 return  # flat so far: calibrate on a later step, x unchanged
             self.a = self.initial_step * (self.A + 1) ** self.alpha / mag
@@ -331,8 +332,11 @@ class SNES(Optimizer):
                  lr_mean: float = 1.0, lr_sigma: float | None = None, rng: Any = None):
         super().__init__(x0, rng=rng)
         d = self.x.size
-        s = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (d,)).astype(self.x.dtype)
-        if not (np.isfinite(s).all() and (s > 0).all()):
+        xp = self.xp
+        if hasattr(sigma, "shape"):
+            check_same_backend(self.backend, sigma, "sigma", "SNES")
+        s = xp.broadcast_to(xp.asarray(sigma, dtype=np.float64), (d,)).astype(self.x.dtype)
+        if not bool((xp.isfinite(s) & (s > 0)).all()):
             raise ValueError("The 'sigma' parameter of SNES must be finite and > 0.")
         self.sigma = s.copy()
         n = 4 + int(3 * math.log(d)) if popsize is None else popsize
@@ -356,5 +360,4 @@ class SNES(Optimizer):
         # policy.gaussian returns (1/n) sum w u / sigma and (1/n) sum w (u^2 - 1)
         self.x = (self.x.astype(np.float64) + self.lr_mean * n * s * s * g_mean
                   ).astype(self.x.dtype)
-        self.sigma = (s * np.exp(0.5 * self.lr_sigma * n * np.asarray(g_ls))
-                      ).astype(self.x.dtype)
+        self.sigma = (s * self.xp.exp(0.5 * self.lr_sigma * n * g_ls)).astype(self.x.dtype)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from zoopt._backend import backend_of
 from zoopt._engine import make_probes
 from zoopt._validation import check_bool, check_callable, check_choice, check_int, check_point
 from zoopt.optimize._base import Optimizer, OptimizeResult
@@ -84,7 +85,7 @@ class _Clipped:
         self.fun, self.lb, self.ub, self.vectorized = fun, lb, ub, vectorized
 
     def __call__(self, X: np.ndarray) -> Any:
-        return self.fun(np.clip(X, self.lb, self.ub).astype(X.dtype, copy=False))
+        return self.fun(X.clip(self.lb, self.ub).astype(X.dtype, copy=False))
 
 
 def _wants_result(callback: Callable[..., Any]) -> bool:
@@ -220,8 +221,12 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
     if callback is not None:
         callback = check_callable(callback, "callback", caller)
     box = _check_bounds(bounds, d)
-    if box is not None and ((x0a < box[0]) | (x0a > box[1])).any():
-        bad = np.flatnonzero((x0a < box[0]) | (x0a > box[1]))
+    backend = backend_of(x0a)
+    if box is not None and backend.xp is not np:
+        box = (backend.xp.asarray(box[0]), backend.xp.asarray(box[1]))  # explicit, once
+    if box is not None and bool(((x0a < box[0]) | (x0a > box[1])).any()):
+        outside = (x0a < box[0]) | (x0a > box[1])
+        bad = np.flatnonzero(backend.to_host(outside))
         raise ValueError(f"The 'x0' parameter of minimize must lie inside 'bounds'. "
                          f"Coordinates {bad[:5].tolist()} are outside.")
 
@@ -264,7 +269,7 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
     def improve(f: float, x: np.ndarray) -> None:
         if np.isfinite(f) and f < loop["best_f"]:
             loop["best_f"] = f
-            loop["best_x"] = x if box is None else np.clip(x, box[0], box[1]).astype(x.dtype)
+            loop["best_x"] = x if box is None else x.clip(box[0], box[1]).astype(x.dtype)
 
     try:
         while True:
@@ -280,7 +285,7 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
             info = opt.step(objective, vectorized=vectorized, batch_size=batch_size,
                             executor=executor, nan_policy=nan_policy)
             if box is not None:
-                opt.x = np.clip(opt.x, box[0], box[1]).astype(opt.x.dtype)
+                opt.x = opt.x.clip(box[0], box[1]).astype(opt.x.dtype)
             loop["nit"] += 1
             loop["nfev"] += info.nfev
             best = opt.best_probe()
@@ -344,7 +349,7 @@ def _save(path: str, opt: Optimizer, loop: dict[str, Any]) -> None:
     arrays = {f"opt_{k}": v for k, v in opt.state_dict().items()}
     arrays.update(loop_nit=np.array(loop["nit"]), loop_nfev=np.array(loop["nfev"]),
                   loop_best_f=np.array(loop["best_f"], dtype=np.float64),
-                  loop_best_x=np.asarray(loop["best_x"]),
+                  loop_best_x=np.asarray(opt.backend.to_host(loop["best_x"])),
                   loop_fun_mean=np.array(loop["fun_mean"], dtype=np.float64),
                   loop_history=np.array(loop["history"], dtype=np.float64).reshape(-1, 4))
     _save_atomic(path, arrays)
@@ -370,7 +375,7 @@ def _resume(path: str, opt: Optimizer, loop: dict[str, Any], method: str, d: int
     loop["nit"] = int(files["loop_nit"])
     loop["nfev"] = int(files["loop_nfev"])
     loop["best_f"] = float(files["loop_best_f"])
-    loop["best_x"] = np.asarray(files["loop_best_x"]).copy()
+    loop["best_x"] = opt.xp.array(np.asarray(files["loop_best_x"]), copy=True)
     loop["fun_mean"] = float(files["loop_fun_mean"])
     if "loop_history" in files:
         loop["history"] = [(int(a), int(b), float(c), float(e))
