@@ -10,6 +10,7 @@ a real device with CuPy arrays, and are skipped without one.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 
@@ -193,3 +194,35 @@ def test_minimize_through_cuda_kernels_equals_cpu(emulated, method, tmp_path):
                           checkpoint=str(tmp_path / "cpu.npz"))
     assert_same_bits(more.x_mean, full.x_mean)
     assert_same_bits(more.x, full.x)
+
+
+@needs_cxx
+@pytest.mark.parametrize("rule", ["sgd", "adam"])
+@pytest.mark.parametrize("dtype_name", ["float32", "float64", "bfloat16"])
+def test_zooptimizer_through_cuda_kernels_equals_cpu(emulated, rule, dtype_name):
+    torch = pytest.importorskip("torch")
+    from zoopt.torch import ZOOptimizer
+
+    backend, launcher = emulated
+    dtype = getattr(torch, dtype_name)
+
+    def run(route):
+        gen = torch.Generator().manual_seed(0)
+        w = torch.nn.Parameter(torch.randn(3000, generator=gen).to(dtype))
+        b = torch.nn.Parameter(torch.randn(7, generator=gen).to(dtype))
+        ctx = _backend._override(backend) if route else contextlib.nullcontext()
+        with ctx:
+            opt = ZOOptimizer([w, b], lr=1e-2, sigma=1e-2, n_dirs=3, rule=rule,
+                              weight_decay=0.1, rng=1)
+            for _ in range(3):
+                opt.step(lambda: (w.float() ** 2).sum() + b.float().sum())
+        return w.detach(), b.detach()
+
+    launcher.calls.clear()
+    got = run(True)
+    assert any(c.startswith("zo_fill_span") for c in launcher.calls)
+    assert any(c.startswith("zo_accumulate") for c in launcher.calls)
+    want = run(False)
+    ints = {torch.bfloat16: torch.int16, torch.float32: torch.int32, torch.float64: torch.int64}
+    for a, b in zip(got, want, strict=True):
+        assert torch.equal(a.view(ints[a.dtype]), b.view(ints[b.dtype]))

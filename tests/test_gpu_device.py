@@ -157,3 +157,33 @@ def test_gpu_minimize_state_on_device_and_resume_on_cpu(cp, method, tmp_path):
                           checkpoint=str(tmp_path / "c.npz"))
     assert more.nit == 8
     assert isinstance(more.x, np.ndarray)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype_name", ["float32", "bfloat16"])
+def test_gpu_zooptimizer_on_cuda_tensors(cp, dtype_name):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA")
+    from zoopt.torch import ZOOptimizer
+
+    dtype = getattr(torch, dtype_name)
+    ints = {torch.bfloat16: torch.int16, torch.float32: torch.int32}[dtype]
+    gen = torch.Generator().manual_seed(0)
+    init = torch.randn(300_001, generator=gen).to(dtype)
+    init[:3] = torch.tensor([-0.0, 1e-40, 3.0e38]).to(dtype)  # signed zero, tiny, huge
+    losses = iter([float(k) for k in range(1000)])  # device-independent values
+
+    def run(device):
+        w = torch.nn.Parameter(init.to(device))
+        opt = ZOOptimizer([w], lr=1e-3, sigma=1e-2, n_dirs=4, rng=3)
+        before = w.detach().clone()
+        opt.accumulate(lambda: next(losses))
+        assert torch.equal(w.detach().view(ints), before.view(ints))  # exact restore
+        opt.step()
+        return w.detach().cpu()
+
+    on_gpu = run("cuda")
+    losses = iter([float(k) for k in range(1000)])
+    on_cpu = run("cpu")
+    assert torch.equal(on_gpu.view(ints), on_cpu.view(ints))

@@ -22,6 +22,7 @@ kernels are not part of this build.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from zoopt import _backend
 from zoopt._bridge import VJPEstimator
 from zoopt._threads import get_num_threads
 from zoopt._validation import check_choice, check_int, check_positive_float
@@ -39,11 +41,14 @@ __all__ = ["ZOFunction", "ZOOptimizer", "metric_loss", "reinforce_loss", "zo_fun
 _FLOATS = (torch.float32, torch.float64)
 
 
-def _check_tensor(x: Any, name: str, caller: str, dtypes: tuple[Any, ...] = _FLOATS) -> Any:
+def _check_tensor(x: Any, name: str, caller: str, dtypes: tuple[Any, ...] = _FLOATS,
+                  cuda: bool = False) -> Any:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"The {name!r} parameter of {caller} must be a torch.Tensor. Got "
                         f"{type(x).__name__} instead.")
-    if x.device.type != "cpu":
+    if x.device.type == "cuda" and cuda:
+        pass  # served by the GPU backend through DLPack
+    elif x.device.type != "cpu":
         raise ValueError(
             f"The {name!r} parameter of {caller} is on {x.device}; zoopt.torch works on CPU "
             "tensors in this build (its GPU kernels are not available). Move it with .cpu()."
@@ -478,6 +483,12 @@ class ZOOptimizer(torch.optim.Optimizer):
             raise ValueError(f"The 'sigma' parameter of ZOOptimizer must be a positive number "
                              f"representable in {np.dtype(self._stream_dtype)}. Got "
                              f"{self.sigma!r}.")
+        devices = {p.device for p in params_}
+        if len(devices) > 1:
+            raise ValueError(f"The 'params' of ZOOptimizer must all be on one device. Got "
+                             f"{sorted(str(d) for d in devices)}.")
+        self._device = devices.pop() if devices else torch.device("cpu")
+        self._backend = _tensor_backend(self._device)
         if hasattr(self, "_zo_scratch"):
             del self._zo_scratch
 
@@ -511,14 +522,14 @@ class ZOOptimizer(torch.optim.Optimizer):
         c2, c3 = _counter_words(self.t, _DIST_KINDS[self.dist])
         return _DIST_CODES[self.dist], int(self.key[0]), int(self.key[1]), c2, c3
 
-    def _noise(self, buf: np.ndarray, direction: int, j_first: int, out: Any) -> Any:
+    def _noise(self, buf: Any, direction: int, j_first: int, out: Any) -> Any:
         """``fl(sigma * u)`` for coordinates ``j_first ..`` of a direction, in ``out``'s
-        dtype (written into ``out`` when the dtypes differ)."""
-        from zoopt._cy import streams
-
+        dtype (written into ``out`` when the dtypes differ).  ``buf`` is an array of the
+        parameters' backend (NumPy or CuPy), seen by torch through DLPack (no copy)."""
         code, k0, k1, c2, c3 = self._words()
-        streams.fill_span(buf, code, k0, k1, c2, c3, direction, j_first, get_num_threads())
-        u = torch.from_numpy(buf)
+        self._backend.streams.fill_span(buf, code, k0, k1, c2, c3, direction, j_first,
+                                        get_num_threads())
+        u = torch.from_dlpack(buf)
         u.mul_(torch.tensor(self._stream_dtype(self.sigma), dtype=u.dtype))
         if u.dtype == out.dtype:
             return u
@@ -529,14 +540,14 @@ class ZOOptimizer(torch.optim.Optimizer):
         key = "_zo_scratch"
         if not hasattr(self, key):
             sd = torch.float64 if self._stream_dtype == np.float64 else torch.float32
-            bufs: dict[Any, Any] = {"words": np.empty(_CHUNK, dtype=self._stream_dtype),
-                                    "grad": np.empty(_CHUNK, dtype=self._stream_dtype),
-                                    "acc": np.empty(_CHUNK, dtype=np.float64),
-                                    "step64": np.empty(_CHUNK, dtype=np.float64),
-                                    "mask": torch.empty(_CHUNK, dtype=torch.bool)}
+            xp, dev = self._backend.xp, self._device
+            bufs: dict[Any, Any] = {"words": xp.empty(_CHUNK, dtype=self._stream_dtype),
+                                    "grad": xp.empty(_CHUNK, dtype=self._stream_dtype),
+                                    "acc": xp.empty(_CHUNK, dtype=np.float64),
+                                    "step64": xp.empty(_CHUNK, dtype=np.float64),
+                                    "mask": torch.empty(_CHUNK, dtype=torch.bool, device=dev)}
             for dt in {p.dtype for p in self._params()} | {sd}:
-                bufs[dt] = (torch.empty(_CHUNK, dtype=dt), torch.empty(_CHUNK, dtype=dt),
-                            torch.empty(_CHUNK, dtype=dt))
+                bufs[dt] = tuple(torch.empty(_CHUNK, dtype=dt, device=dev) for _ in range(3))
             setattr(self, key, bufs)
         return getattr(self, key)
 
@@ -631,6 +642,10 @@ class ZOOptimizer(torch.optim.Optimizer):
         """
         if not callable(closure):
             raise TypeError("ZOOptimizer needs a closure: a callable returning the loss.")
+        with self._on_device():
+            return self._accumulate(closure)
+
+    def _accumulate(self, closure: Callable[[], Any]) -> float:
         total = 0.0
         for _ in range(self.n_dirs):
             i = len(self._diffs)
@@ -652,16 +667,21 @@ class ZOOptimizer(torch.optim.Optimizer):
 
         Returns the mean loss over the probes of this call (None without closure).
         """
-        from zoopt._cy import streams
-
         loss = self.accumulate(closure) if closure is not None else None
+        with self._on_device():
+            self._step()
+        return loss
+
+    def _step(self) -> None:
         if not self._diffs:
             raise RuntimeError("ZOOptimizer.step() without a closure needs accumulate() "
                                "calls first.")
         n = len(self._diffs)
-        w = (np.array(self._diffs) / (2.0 * self.h)) * (1.0 / n)
+        w_host = (np.array(self._diffs) / (2.0 * self.h)) * (1.0 / n)
+        be = self._backend
+        w = be.xp.asarray(w_host)  # the n weights: the one copy to the device per step
         code, k0, k1, c2, c3 = self._words()
-        like = np.empty(0, dtype=self._stream_dtype)
+        like = be.xp.empty(0, dtype=self._stream_dtype)
         for p, off, group in self._layout():
             flat = p.data.view(-1)
             state = self.state[p]
@@ -675,30 +695,44 @@ class ZOOptimizer(torch.optim.Optimizer):
                 m = min(_CHUNK, flat.numel() - c0)
                 acc = self._scratch()["acc"][:m]
                 acc.fill(0.0)
-                streams.accumulate_span(w, acc, like, code, k0, k1, c2, c3, 0, off + c0,
-                                        get_num_threads())
+                be.streams.accumulate_span(w, acc, like, code, k0, k1, c2, c3, 0, off + c0,
+                                           get_num_threads())
                 part = flat[c0 : c0 + m]
                 self._update(part, acc, group, state, c0, m)
         self._diffs = []
         self.t += 1
-        return loss
+
+    def _on_device(self) -> Any:
+        """For CUDA parameters: CuPy's kernels on the parameters' device and on torch's
+        current stream there (so they are ordered with the model's own work)."""
+        if self._device.type != "cuda":
+            return contextlib.nullcontext()
+        import cupy
+
+        stack = contextlib.ExitStack()
+        stack.enter_context(cupy.cuda.Device(self._device.index))
+        stream = torch.cuda.current_stream(self._device).cuda_stream
+        stack.enter_context(cupy.cuda.ExternalStream(stream))
+        return stack
 
     def _update(self, part: Any, acc: np.ndarray, group: dict[str, Any], state: dict[str, Any],
                 c0: int, m: int) -> None:
         sc = self._scratch()
         conv, tmp, _ = sc[part.dtype]
+        xp = self._backend.xp
         gs = sc["grad"][:m]
-        np.copyto(gs, acc, casting="same_kind")  # the estimate in the stream dtype, as grad
-        g = conv[:m].copy_(torch.from_numpy(gs))
+        gs[...] = acc  # the estimate rounded to the stream dtype, as grad
+        g = conv[:m].copy_(torch.from_dlpack(gs))
         if group["weight_decay"]:
             g.add_(part, alpha=group["weight_decay"])
         if self.rule == "sgd":
             d64 = sc["step64"][:m]
             if group["weight_decay"]:
-                np.multiply(g.to(torch.float64).numpy(), np.float64(group["lr"]), out=d64)
+                xp.multiply(xp.from_dlpack(g.to(torch.float64)), np.float64(group["lr"]),
+                            out=d64)
             else:
-                np.multiply(gs, np.float64(group["lr"]), out=d64)
-            part.sub_(tmp[:m].copy_(torch.from_numpy(d64)))
+                xp.multiply(gs, np.float64(group["lr"]), out=d64)
+            part.sub_(tmp[:m].copy_(torch.from_dlpack(d64)))
             return
         b1, b2 = group["betas"]
         k = state["step"]
@@ -724,9 +758,17 @@ class ZOOptimizer(torch.optim.Optimizer):
             self._diffs = [float(x) for x in extra["diffs"]]
 
 
+def _tensor_backend(device: Any) -> Any:
+    """The kernel set for tensors on ``device``: the CPU's for CPU tensors, the GPU
+    backend (CuPy, through DLPack) for CUDA tensors."""
+    if device.type == "cuda":
+        return _backend.cuda()
+    return _backend.backend_of(np.empty(0))
+
+
 def _check_group(group: dict[str, Any], caller: str) -> None:
     for p in group["params"]:
-        _check_tensor(p, "params", caller, _PARAM_DTYPES)
+        _check_tensor(p, "params", caller, _PARAM_DTYPES, cuda=True)
         if not p.is_contiguous():
             raise ValueError(f"{caller}: parameters must be contiguous tensors.")
     betas = group.get("betas", (0.9, 0.999))
