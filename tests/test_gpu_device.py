@@ -187,3 +187,19 @@ def test_gpu_zooptimizer_on_cuda_tensors(cp, dtype_name):
     losses = iter([float(k) for k in range(1000)])
     on_cpu = run("cpu")
     assert torch.equal(on_gpu.view(ints), on_cpu.view(ints))
+
+
+@pytest.mark.gpu
+def test_gpu_reinforce_loss_on_cuda_tensors(cp):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA")
+    from zoopt.torch import reinforce_loss
+
+    rewards = [1.0, 0.0, 0.5, 2.0]
+    grads = []
+    for device in ("cuda", "cpu"):
+        lp = torch.tensor([-0.1, -1.2, -0.7, -2.0], device=device, requires_grad=True)
+        reinforce_loss(lp, rewards).backward()
+        grads.append(lp.grad.cpu())
+    assert torch.equal(grads[0], grads[1])

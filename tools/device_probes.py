@@ -37,8 +37,20 @@ def main(argv: list[str] | None = None) -> int:
                 gpu.fill_sphere(cp.empty((2, d), dtype), 1, 2, 3, 4, 0, 1)
         gpu.philox4x32(cp.ones((99, 4), cp.uint32), cp.ones((99, 2), cp.uint32),
                        cp.empty((99, 4), cp.uint32), 10, 1)
+        pk, mk = _backend.cuda().policy, _backend.cuda().metrics
+        z = cp.linspace(-3, 3, 7 * 5).reshape(7, 5)
+        w = cp.empty((7, 5))
+        pk.race_weights(z, 1.0, w, 1)
+        pk.gumbel_argmax(w, cp.empty((3, 7), cp.int32), 1, 2, 3, 4, 1)
+        lab = (cp.arange(21) % 5).astype(cp.int32).reshape(3, 7)
+        pk.categorical_score(lab, cp.ones((3, 7)), cp.full((7, 5), 0.2), 1.0,
+                             cp.empty((7, 5), cp.float32), 1)
+        yt = (cp.arange(50) % 4).astype(cp.int64)
+        yp = cp.stack([yt, yt[::-1].copy()])
+        mk.class_counts(yt, yp, cp.empty((2, 4), cp.int64), cp.empty((2, 4), cp.int64), 1)
+        mk.confusion(yt, yp, cp.zeros((2, 4, 4), cp.int64), 1)
         cp.cuda.Device().synchronize()
-        print("every stream kernel launched once")
+        print("every kernel launched once")
         return 0
 
     status = 0

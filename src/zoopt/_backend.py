@@ -27,6 +27,8 @@ class Backend:
     name: str  # "cpu" or "cuda"
     xp: Any  # numpy or cupy
     streams: Any  # zoopt._cy.streams or zoopt._gpu._streams.StreamKernels
+    policy: Any = None  # zoopt._cy.policy or zoopt._gpu._policy.PolicyKernels
+    metrics: Any = None  # zoopt._cy.metrics or zoopt._gpu._metrics.MetricKernels
 
     @property
     def is_device(self) -> bool:
@@ -46,9 +48,9 @@ _OVERRIDE: Backend | None = None
 def cpu() -> Backend:
     global _CPU
     if _CPU is None:
-        from zoopt._cy import streams
+        from zoopt._cy import metrics, policy, streams
 
-        _CPU = Backend("cpu", np, streams)
+        _CPU = Backend("cpu", np, streams, policy, metrics)
     return _CPU
 
 

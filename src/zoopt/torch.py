@@ -271,7 +271,7 @@ def reinforce_loss(log_probs: Any, rewards: Any, *, baseline: str | float = "rlo
     from zoopt.policy import _check_rewards, _sequence_advantages
 
     caller = "reinforce_loss"
-    _check_tensor(log_probs, "log_probs", caller)
+    _check_tensor(log_probs, "log_probs", caller, cuda=True)
     if log_probs.ndim not in (1, 2) or log_probs.shape[0] < 1:
         raise ValueError(f"The 'log_probs' parameter of {caller} must have shape (S,) or "
                          f"(S, T). Got shape {tuple(log_probs.shape)}.")
@@ -281,7 +281,8 @@ def reinforce_loss(log_probs: Any, rewards: Any, *, baseline: str | float = "rlo
     if greedy_rewards is not None:
         greedy_rewards = _as_numpy(greedy_rewards, "greedy_rewards", caller)
     adv = _sequence_advantages(R, baseline, greedy_rewards, group_size, caller)
-    coef = torch.from_numpy(adv / S).to(log_probs.dtype)
+    # rounded on the host, then the S coefficients go to the device of log_probs
+    coef = torch.from_numpy(adv / S).to(log_probs.dtype).to(log_probs.device)
     lp = log_probs.sum(dim=1) if log_probs.ndim == 2 else log_probs
     return -(coef * lp).sum()
 

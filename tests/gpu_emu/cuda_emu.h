@@ -11,13 +11,15 @@
  *
  * What this proves: per-thread integer and IEEE arithmetic (compiled with
  * -ffp-contract=off, as -fmad=false on the device), index and bounds logic,
- * partial blocks, grid-stride loops, and memory errors under ASan/UBSan.
+ * partial blocks, grid-stride loops, integer atomics, and memory errors under
+ * ASan/UBSan.
  * What it cannot: flushing of subnormals, NaN payloads, the device's memory
  * model, speed.
  */
 #ifndef ZOOPT_CUDA_EMU_H
 #define ZOOPT_CUDA_EMU_H
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -38,6 +40,17 @@ struct dim3 {
 inline thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
 
 [[noreturn]] inline void __syncthreads() { std::abort(); }
+
+/* Integer atomics as on the device (the order of integer additions changes nothing). */
+inline unsigned long long atomicAdd(unsigned long long *address, unsigned long long value) {
+    return std::atomic_ref<unsigned long long>(*address).fetch_add(value);
+}
+inline unsigned atomicAdd(unsigned *address, unsigned value) {
+    return std::atomic_ref<unsigned>(*address).fetch_add(value);
+}
+inline int atomicAdd(int *address, int value) {
+    return std::atomic_ref<int>(*address).fetch_add(value);
+}
 
 namespace zo_emu {
 

@@ -20,6 +20,10 @@ def cuda_backend() -> Any:
         ) from exc
     from zoopt._backend import Backend
     from zoopt._gpu._cupy import CupyLauncher
+    from zoopt._gpu._metrics import MetricKernels
+    from zoopt._gpu._policy import PolicyKernels
     from zoopt._gpu._streams import StreamKernels
 
-    return Backend("cuda", cupy, StreamKernels(CupyLauncher("streams"), cupy))
+    return Backend("cuda", cupy, StreamKernels(CupyLauncher("streams"), cupy),
+                   PolicyKernels(CupyLauncher("policy"), cupy),
+                   MetricKernels(CupyLauncher("metrics"), cupy))

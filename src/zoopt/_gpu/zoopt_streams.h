@@ -309,6 +309,13 @@ ZO_INLINE void zo_box_muller_f64(uint32_t w0, uint32_t w1, uint32_t w2,
     *z1 = r * s;
 }
 
+/* Exp(1) noise for the Gumbel-max trick in its exponential-race form,
+ * float32, 4 values per block, 1 word each: e = -ln u with the open uniform u
+ * of zo_u01_f32 (so e lies in [6e-8, 16.6]).  Then
+ *     argmax_c (z_c / T - ln e_c) = argmin_c e_c exp(-z_c / T),
+ * the Gumbel-max sample with Gumbel noise -ln e_c, at one logarithm per value. */
+ZO_INLINE float zo_exp1_f32(uint32_t w) { return -zo_log_f32(zo_u01_f32(w)); }
+
 /* ---------------------------------------------------------------------- */
 /* Tile generators: coordinates [j0, j0 + n) of one direction.             */
 /* j0 must be a multiple of ZO_PER_BLOCK_RADEMACHER (so of every block).    */
@@ -566,13 +573,6 @@ static inline void zo_gen_f64(int dist, uint32_t k0, uint32_t k1, uint32_t dir,
     else
         zo_gen_normal_f64(k0, k1, dir, c2, c3, j0, n, out);
 }
-
-/* Exp(1) noise for the Gumbel-max trick in its exponential-race form,
- * float32, 4 values per block, 1 word each: e = -ln u with the open uniform u
- * of zo_u01_f32 (so e lies in [6e-8, 16.6]).  Then
- *     argmax_c (z_c / T - ln e_c) = argmin_c e_c exp(-z_c / T),
- * the Gumbel-max sample with Gumbel noise -ln e_c, at one logarithm per value. */
-ZO_INLINE float zo_exp1_f32(uint32_t w) { return -zo_log_f32(zo_u01_f32(w)); }
 
 ZO_CLONES static void zo_exp1_f32_from(int64_t nb, const uint32_t *w0,
                                        const uint32_t *w1, const uint32_t *w2,
