@@ -226,3 +226,78 @@ def test_zooptimizer_through_cuda_kernels_equals_cpu(emulated, rule, dtype_name)
     ints = {torch.bfloat16: torch.int16, torch.float32: torch.int32, torch.float64: torch.int64}
     for a, b in zip(got, want, strict=True):
         assert torch.equal(a.view(ints[a.dtype]), b.view(ints[b.dtype]))
+
+
+@pytest.fixture(scope="module")
+def emulated_all(tmp_path_factory):
+    """Stream, policy and metric kernels of the CUDA sources, run on the host."""
+    if gpu_emu.compiler() is None:
+        pytest.skip("no C++ compiler for the host emulation")
+    from zoopt._gpu._metrics import MetricKernels
+    from zoopt._gpu._policy import PolicyKernels
+
+    d = tmp_path_factory.mktemp("emu_all")
+    launch = {n: gpu_emu.EmuLauncher(gpu_emu.build(n, d), block=64, max_blocks=8)
+              for n in ("streams", "policy", "metrics")}
+    be = _backend.Backend("cuda-emulated", np, StreamKernels(launch["streams"], np),
+                          PolicyKernels(launch["policy"], np),
+                          MetricKernels(launch["metrics"], np))
+    return be, launch
+
+
+@pytest.mark.parametrize("baseline", ["rloo", "greedy", "mean"])
+@pytest.mark.parametrize("per_example", [False, True])
+def test_categorical_through_cuda_kernels_equals_cpu(emulated_all, baseline, per_example):
+    backend, launch = emulated_all
+    gen = np.random.default_rng(0)
+    z = gen.normal(size=(301, 7)).astype(np.float32)
+    y = gen.integers(0, 7, 301)
+
+    def reward(Y):
+        hits = (Y == y).astype(float)
+        return hits if per_example else hits.mean(axis=1)
+
+    want, winfo = zoopt.policy.categorical(z, reward, n_samples=9, baseline=baseline, rng=3,
+                                           step=2, temperature=0.7, return_info=True)
+    launch["policy"].calls.clear()
+    with _backend._override(backend):
+        got, ginfo = zoopt.policy.categorical(z, reward, n_samples=9, baseline=baseline, rng=3,
+                                              step=2, temperature=0.7, return_info=True)
+    assert set(launch["policy"].calls) == {"zo_race_weights_f32", "zo_gumbel_argmax",
+                                           "zo_categorical_score_f32"}
+    np.testing.assert_array_equal(ginfo.samples, winfo.samples)
+    assert_same_bits(got, want)
+
+
+@pytest.mark.parametrize("labels", ["direct", "encoded"])
+def test_metrics_through_cuda_kernels_equal_cpu(emulated_all, labels):
+    from zoopt import metrics
+
+    backend, launch = emulated_all
+    gen = np.random.default_rng(1)
+    yt = gen.integers(0, 4, 257)
+    yp = gen.integers(0, 4, (5, 257))
+    if labels == "encoded":  # labels that are not small non-negative ids
+        yt, yp = yt * 1000 - 7, yp * 1000 - 7
+    calls = [("accuracy", lambda m, a, b: m.accuracy(a, b)),
+             ("f1 macro", lambda m, a, b: m.f1_score(a, b, average="macro")),
+             ("f1 micro", lambda m, a, b: m.f1_score(a, b, average="micro")),
+             ("f1 weighted", lambda m, a, b: m.f1_score(a, b, average="weighted")),
+             ("f1 None", lambda m, a, b: m.f1_score(a, b, average=None)),
+             ("f1 binary", lambda m, a, b: m.f1_score(a > a.min(), b > a.min())),
+             ("f1 labels", lambda m, a, b: m.f1_score(a, b, average="macro",
+                                                      labels=[int(a.min()), int(a.max())]))]
+    for name, call in calls:
+        want = call(metrics, yt, yp)
+        launch["metrics"].calls.clear()
+        with _backend._override(backend):
+            got = call(metrics, yt, yp)
+        assert_same_bits(got, want)
+        if name != "accuracy":
+            assert launch["metrics"].calls, name
+    if labels == "direct":
+        want = metrics.confusion_matrix(yt, yp, 4)
+        with _backend._override(backend):
+            got = metrics.confusion_matrix(yt, yp, 4)
+        np.testing.assert_array_equal(got, want)
+        assert "zo_confusion_i32" in launch["metrics"].calls

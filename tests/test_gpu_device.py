@@ -203,3 +203,49 @@ def test_gpu_reinforce_loss_on_cuda_tensors(cp):
         reinforce_loss(lp, rewards).backward()
         grads.append(lp.grad.cpu())
     assert torch.equal(grads[0], grads[1])
+
+
+@pytest.mark.gpu
+def test_gpu_categorical_samples_equal_cpu(cp):
+    gen = np.random.default_rng(0)
+    z = gen.normal(size=(10_007, 10)).astype(np.float32)
+    y = gen.integers(0, 10, 10_007)
+    y_dev = cp.asarray(y)
+
+    def reward_dev(Y):
+        return (Y == y_dev).astype(cp.float64).mean(axis=1)
+
+    def reward_host(Y):
+        return (Y == y).astype(np.float64).mean(axis=1)
+
+    got, ginfo = zoopt.policy.categorical(cp.asarray(z), reward_dev, n_samples=16, rng=5,
+                                          return_info=True)
+    want, winfo = zoopt.policy.categorical(z, reward_host, n_samples=16, rng=5,
+                                           return_info=True)
+    assert isinstance(got, cp.ndarray)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(ginfo.samples.get(), winfo.samples)  # the same labels
+    # the softmax uses the device's exp: the gradient agrees to rounding
+    np.testing.assert_allclose(got.get(), want, rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.gpu
+def test_gpu_metrics_equal_cpu(cp):
+    from zoopt import metrics
+
+    gen = np.random.default_rng(1)
+    yt = gen.integers(0, 10, 100_003)
+    yp = gen.integers(0, 10, (64, 100_003))
+    yp[:, :50_000] = yt[:50_000]
+    dt, dp = cp.asarray(yt), cp.asarray(yp)
+    for average in ("macro", "micro", "weighted"):
+        got = metrics.f1_score(dt, dp, average=average)
+        assert isinstance(got, cp.ndarray)
+        assert_same_bits(got.get(), metrics.f1_score(yt, yp, average=average))
+    got = metrics.accuracy(dt, dp)
+    np.testing.assert_array_equal(got.get(), metrics.accuracy(yt, yp))
+    cm = metrics.confusion_matrix(dt, dp, 10)
+    assert isinstance(cm, cp.ndarray)
+    np.testing.assert_array_equal(cm.get(), metrics.confusion_matrix(yt, yp, 10))
+    with pytest.raises(TypeError, match="'y_true' parameter of f1_score is a host"):
+        metrics.f1_score(yt, dp, average="macro")

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from zoopt._backend import backend_of, check_same_backend, is_device_array
 from zoopt._bleu import BLEUScore, corpus_bleu, sentence_bleu, sentence_bleu_batch
 from zoopt._threads import get_num_threads
 from zoopt._validation import check_choice, check_int
@@ -28,11 +29,12 @@ AVERAGES = ("binary", "micro", "macro", "weighted")
 _DIRECT_MAX = 1 << 22  # labels in [0, 2^22) are used as ids directly
 
 
-def _labels_array(y: Any, name: str, caller: str) -> np.ndarray:
-    if type(y).__module__.split(".")[0] == "cupy":
-        from zoopt._backend import unsupported_backend
-
-        unsupported_backend(y, name, caller)
+def _labels_array(y: Any, name: str, caller: str) -> Any:
+    if is_device_array(y):  # a CuPy array stays on the device
+        if y.dtype.kind not in "biu":
+            raise TypeError(f"The {name!r} parameter of {caller} must hold integer or bool "
+                            f"labels on the GPU. Got dtype {y.dtype}.")
+        return y
     a = np.asarray(y)
     if a.size == 0:
         return a.astype(np.int64)
@@ -51,6 +53,7 @@ def _labels_array(y: Any, name: str, caller: str) -> np.ndarray:
 def _check_pair(y_true: Any, y_pred: Any, caller: str) -> tuple[np.ndarray, np.ndarray]:
     yt = _labels_array(y_true, "y_true", caller)
     yp = _labels_array(y_pred, "y_pred", caller)
+    check_same_backend(backend_of(yp), yt, "y_true", caller)
     if yt.ndim != 1 or yt.size == 0:
         raise ValueError(f"The 'y_true' parameter of {caller} must be a non-empty 1-D array. "
                          f"Got shape {yt.shape} instead.")
@@ -66,35 +69,39 @@ def _check_pair(y_true: Any, y_pred: Any, caller: str) -> tuple[np.ndarray, np.n
 def _encode(yt: np.ndarray, yp: np.ndarray, extra: np.ndarray | None):
     """Ids in [0, C) for the labels (int32 or int64 arrays, no copy when the labels
     are already small non-negative integers), and the label value of each id."""
-    from zoopt._cy import metrics as kernels
-
+    backend = backend_of(yp)
+    kernels, xp = backend.metrics, backend.xp
     yp2 = yp.reshape(-1, yt.size)
+    if extra is not None and xp is not np:
+        extra = xp.asarray(extra)  # the few labels the caller named, to the device
     parts = [yt, yp2] + ([] if extra is None else [extra])
     if all(p.dtype.kind in "biu" for p in parts):
         dt = np.int32 if yp2.dtype.itemsize <= 4 and yp2.dtype.kind != "u" else np.int64
-        yp_c = np.ascontiguousarray(yp2, dtype=dt)
+        yp_c = xp.ascontiguousarray(yp2, dtype=dt)
         lo, hi = kernels.minmax(yp_c.reshape(-1), get_num_threads())
         for p in (yt, extra):
             if p is not None:
                 lo, hi = min(lo, int(p.min())), max(hi, int(p.max()))
         if lo >= 0 and hi < _DIRECT_MAX:
             return yt.astype(dt), yp_c, np.arange(hi + 1)
-    classes = np.unique(np.concatenate([np.unique(p) for p in parts]))
-    yt_ids = np.searchsorted(classes, yt).astype(np.int32)
-    yp_ids = np.searchsorted(classes, yp2).astype(np.int32)
-    return yt_ids, yp_ids, classes
+    classes = xp.unique(xp.concatenate([xp.unique(p) for p in parts]))
+    yt_ids = xp.searchsorted(classes, yt).astype(np.int32)
+    yp_ids = xp.searchsorted(classes, yp2).astype(np.int32)
+    return yt_ids, yp_ids, backend.to_host(classes)
 
 
-def _counts(yt: np.ndarray, yp2: np.ndarray, C: int):
-    from zoopt._cy import metrics as kernels
-
+def _counts(yt: Any, yp2: Any, C: int):
+    """Hits, predictions and support per class, as host arrays: on a GPU the counting
+    pass runs on the device and only the (P, C) counts come back."""
+    backend = backend_of(yp2)
+    xp = backend.xp
     P = yp2.shape[0]
-    tp = np.empty((P, C), dtype=np.int64)
-    pred = np.empty((P, C), dtype=np.int64)
-    kernels.class_counts(np.ascontiguousarray(yt), np.ascontiguousarray(yp2), tp, pred,
-                         get_num_threads())
-    true = np.bincount(yt, minlength=C).astype(np.int64)
-    return tp, pred, true
+    tp = xp.empty((P, C), dtype=np.int64)
+    pred = xp.empty((P, C), dtype=np.int64)
+    backend.metrics.class_counts(xp.ascontiguousarray(yt), xp.ascontiguousarray(yp2), tp,
+                                 pred, get_num_threads())
+    true = xp.bincount(yt, minlength=C).astype(np.int64)
+    return backend.to_host(tp), backend.to_host(pred), backend.to_host(true)
 
 
 def accuracy(y_true: Any, y_pred: Any) -> Any:
@@ -137,18 +144,19 @@ def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int) -> np.ndarray:
         Rows are true classes and columns predictions, as in scikit-learn's
         ``confusion_matrix(y_true, row, labels=range(n_classes))``.
     """
-    from zoopt._cy import metrics as kernels
-
     caller = "confusion_matrix"
     yt, yp = _check_pair(y_true, y_pred, caller)
+    backend = backend_of(yp)
+    xp = backend.xp
     C = check_int(n_classes, "n_classes", caller, low=1, high=_DIRECT_MAX)
     for name, a in (("y_true", yt), ("y_pred", yp)):
         if a.dtype.kind not in "biu" or a.min() < 0 or a.max() >= C:
             raise ValueError(f"The {name!r} parameter of {caller} must hold integer labels in "
                              f"[0, {C}). Got values in [{a.min()}, {a.max()}].")
-    yp2 = np.ascontiguousarray(yp.reshape(-1, yt.size).astype(np.int32))
-    out = np.zeros((yp2.shape[0], C, C), dtype=np.int64)
-    kernels.confusion(np.ascontiguousarray(yt.astype(np.int32)), yp2, out, get_num_threads())
+    yp2 = xp.ascontiguousarray(yp.reshape(-1, yt.size).astype(np.int32))
+    out = xp.zeros((yp2.shape[0], C, C), dtype=np.int64)
+    backend.metrics.confusion(xp.ascontiguousarray(yt.astype(np.int32)), yp2, out,
+                              get_num_threads())
     return out.reshape(*yp.shape[:-1], C, C)
 
 
@@ -271,7 +279,8 @@ def f1_score(y_true: Any, y_pred: Any, *, average: str | None = "binary", pos_la
         if lab is None:
             cols = np.flatnonzero(present.any(axis=0))
             f = f[:, cols]
-        return f[0] if yp.ndim == 1 else f.reshape(*yp.shape[:-1], f.shape[1])
+        return (f[0] if yp.ndim == 1
+                else backend_of(yp).xp.asarray(f.reshape(*yp.shape[:-1], f.shape[1])))
     ok = mask & ~np.isnan(f)
     if average == "macro":
         cnt = ok.sum(axis=1)
@@ -287,5 +296,9 @@ def f1_score(y_true: Any, y_pred: Any, *, average: str | None = "binary", pos_la
     return _shape(np.where(wsum == 0, plain, weighted), yp)
 
 
-def _shape(out: np.ndarray, yp: np.ndarray) -> Any:
-    return float(out[0]) if yp.ndim == 1 else out.reshape(yp.shape[:-1])
+def _shape(out: np.ndarray, yp: Any) -> Any:
+    """Scores from the counts (host arrays) in the shape of ``yp``: a float for one row,
+    else an array of ``yp``'s backend (its one copy back to the device)."""
+    if yp.ndim == 1:
+        return float(out[0])
+    return backend_of(yp).xp.asarray(out.reshape(yp.shape[:-1]))

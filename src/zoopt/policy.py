@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from zoopt._backend import Backend, backend_of, check_same_backend
+from zoopt._backend import Backend, backend_of, check_same_backend, is_device_array
 from zoopt._engine import make_probes, replace_nonfinite, weighted_sum
 from zoopt._result import PolicyInfo
 from zoopt._threads import get_num_threads
@@ -484,16 +484,20 @@ def chain_linear(X: Any, g_z: Any, *, intercept: bool = False) -> Any:
 # ---------------------------------------------------------------------------
 # categorical policy over labels
 
-def _softmax(z: np.ndarray) -> np.ndarray:
+def _softmax(z: Any) -> Any:
+    """Softmax along the last axis (NumPy's exp, or CuPy's for a CuPy array)."""
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _check_logits(logits: Any, ndim: int, caller: str) -> np.ndarray:
-    if type(logits).__module__.split(".")[0] == "cupy":
-        from zoopt._backend import unsupported_backend
+def _check_logits(logits: Any, ndim: int, caller: str, device: bool = False) -> Any:
+    """Finite float logits of the given rank; with ``device``, a CuPy array stays one."""
+    if is_device_array(logits):
+        if not device:
+            from zoopt._backend import unsupported_backend
 
-        unsupported_backend(logits, "logits", caller)
+            unsupported_backend(logits, "logits", caller)
+        return _check_device_logits(logits, ndim, caller)
     z = np.asarray(logits)
     if z.dtype.kind in "biu":
         z = z.astype(np.float64)
@@ -510,8 +514,28 @@ def _check_logits(logits: Any, ndim: int, caller: str) -> np.ndarray:
     return np.ascontiguousarray(z)
 
 
+def _check_device_logits(logits: Any, ndim: int, caller: str) -> Any:
+    import cupy
+
+    z = logits.astype(np.float64) if logits.dtype.kind in "biu" else logits
+    if z.dtype not in (np.float32, np.float64):
+        raise TypeError(f"The 'logits' parameter of {caller} must be float32 or float64. "
+                        f"Got dtype {z.dtype} instead.")
+    if z.ndim != ndim or 0 in z.shape:
+        want = "(N, C)" if ndim == 2 else "(S, T, V)"
+        raise ValueError(f"The 'logits' parameter of {caller} must be a non-empty array of "
+                         f"shape {want}. Got shape {z.shape} instead.")
+    finite = cupy.isfinite(z)
+    if not bool(finite.all()):
+        raise ValueError(f"The 'logits' parameter of {caller} must be finite. Got NaN or inf "
+                         f"at {cupy.argwhere(~finite)[:3].get().tolist()}.")
+    return cupy.ascontiguousarray(z)
+
+
 def _check_rewards(raw: Any, shapes: tuple[tuple[int, ...], ...], what: str,
                    caller: str) -> np.ndarray:
+    if is_device_array(raw):
+        raw = raw.get()  # the rewards are the objective's values: they come to the host
     r = np.asarray(raw)
     if r.dtype.kind not in "biuf":
         raise TypeError(f"{what} of {caller} must be real numbers. Got dtype {r.dtype}.")
@@ -592,10 +616,10 @@ def categorical(logits: Any, reward: Callable[..., Any], *, n_samples: int,
     >>> g.argmax(axis=1).tolist()             # raise the true class of each example
     [0, 1, 1, 2]
     """
-    from zoopt._cy import policy as kernels
-
     caller = "categorical"
-    z = _check_logits(logits, 2, caller)
+    z = _check_logits(logits, 2, caller, device=True)
+    backend = backend_of(z)
+    kernels, xp = backend.policy, backend.xp
     reward = check_callable(reward, "reward", caller)
     S = check_int(n_samples, "n_samples", caller, low=1, high=(1 << 32) - 1)
     baseline = _check_baseline(baseline, caller, DISCRETE_BASELINES)
@@ -608,8 +632,8 @@ def categorical(logits: Any, reward: Callable[..., Any], *, n_samples: int,
     N = z.shape[0]
     key = key_from_rng(rng, caller)
     c2, c3 = _counter_words(step, KIND_GUMBEL)
-    labels = np.empty((S, N), dtype=np.int32)
-    race = np.empty(z.shape, dtype=np.float64)
+    labels = xp.empty((S, N), dtype=np.int32)
+    race = xp.empty(z.shape, dtype=np.float64)
     kernels.race_weights(z, 1.0 / tau, race, get_num_threads())
     kernels.gumbel_argmax(race, labels, int(key[0]), int(key[1]), c2, c3, get_num_threads())
     del race
@@ -635,9 +659,10 @@ def categorical(logits: Any, reward: Callable[..., Any], *, n_samples: int,
         b = np.zeros((1, 1))
     else:
         b = np.full((1, 1), float(baseline))
-    adv = np.ascontiguousarray(r2 - b, dtype=np.float64)
-    probs = np.ascontiguousarray(_softmax(z.astype(np.float64) / tau))
-    g = np.empty_like(z)
+    # the advantages come from the rewards on the host: the one copy back to the device
+    adv = xp.asarray(np.ascontiguousarray(r2 - b, dtype=np.float64))
+    probs = xp.ascontiguousarray(_softmax(z.astype(np.float64) / tau))
+    g = xp.empty_like(z)
     kernels.categorical_score(labels, adv, probs, 1.0 / (S * tau), g, get_num_threads())
     if not return_info:
         return g
