@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 GPU_DIR = ROOT / "src" / "zoopt" / "_gpu"
 EMU_DIR = Path(__file__).resolve().parent / "gpu_emu"
 # one emulation source per .cu file: gpu_emu/emu_<name>.cpp includes <name>.cu
-SOURCES = {name: EMU_DIR / f"emu_{name}.cpp" for name in ("streams", "policy", "metrics")}
+SOURCES = {name: EMU_DIR / f"emu_{name}.cpp"
+           for name in ("streams", "policy", "metrics", "projection")}
 
 FLAGS = ["-std=c++20", "-O2", "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wextra",
          "-Werror", "-Wno-unknown-pragmas", "-shared", "-fPIC"]

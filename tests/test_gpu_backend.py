@@ -235,13 +235,15 @@ def emulated_all(tmp_path_factory):
         pytest.skip("no C++ compiler for the host emulation")
     from zoopt._gpu._metrics import MetricKernels
     from zoopt._gpu._policy import PolicyKernels
+    from zoopt._gpu._projection import ProjectionKernels
 
     d = tmp_path_factory.mktemp("emu_all")
     launch = {n: gpu_emu.EmuLauncher(gpu_emu.build(n, d), block=64, max_blocks=8)
-              for n in ("streams", "policy", "metrics")}
+              for n in gpu_emu.SOURCES}
     be = _backend.Backend("cuda-emulated", np, StreamKernels(launch["streams"], np),
                           PolicyKernels(launch["policy"], np),
-                          MetricKernels(launch["metrics"], np))
+                          MetricKernels(launch["metrics"], np),
+                          ProjectionKernels(launch["projection"], np))
     return be, launch
 
 
@@ -301,3 +303,37 @@ def test_metrics_through_cuda_kernels_equal_cpu(emulated_all, labels):
             got = metrics.confusion_matrix(yt, yp, 4)
         np.testing.assert_array_equal(got, want)
         assert "zo_confusion_i32" in launch["metrics"].calls
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_projections_through_cuda_kernels_equal_cpu(emulated_all, dtype):
+    from zoopt import projection
+
+    backend, launch = emulated_all
+    X = np.random.default_rng(2).standard_normal((37, 300)).astype(dtype)
+    for cls in (projection.SRHT, projection.SparseRandomProjection,
+                projection.GaussianRandomProjection):
+        want = cls(n_components=40, rng=1).fit_transform(X)
+        est = cls(n_components=40, rng=1).fit(X)
+        launch["projection"].calls.clear()
+        with _backend._override(backend):
+            got = est.transform(X)
+            again = est.transform(X)  # the device copy of the parameters is reused
+        assert_same_bits(got, want)
+        assert_same_bits(again, want)
+        if cls is not projection.GaussianRandomProjection:
+            assert launch["projection"].calls, cls.__name__
+    want = projection.fwht(X[:, :256], norm="ortho")
+    with _backend._override(backend):
+        got = projection.fwht(X[:, :256], norm="ortho")
+    assert_same_bits(got, want)
+    assert launch["projection"].calls[-1].startswith("zo_fwht_stage")
+
+
+@needs_cxx
+def test_sphere_uniform_like_through_cuda_kernels_equals_cpu(emulated):
+    backend, _ = emulated
+    want = zoopt.sphere.uniform(50, 333, rng=2, dtype=np.float32)
+    with _backend._override(backend):
+        got = zoopt.sphere.uniform(50, 333, rng=2, dtype=np.float32, like=np.empty(0))
+    assert_same_bits(got, want)

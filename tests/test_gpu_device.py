@@ -249,3 +249,29 @@ def test_gpu_metrics_equal_cpu(cp):
     np.testing.assert_array_equal(cm.get(), metrics.confusion_matrix(yt, yp, 10))
     with pytest.raises(TypeError, match="'y_true' parameter of f1_score is a host"):
         metrics.f1_score(yt, dp, average="macro")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gpu_projections_equal_cpu(cp, dtype):
+    from zoopt import projection
+
+    X = np.random.default_rng(2).standard_normal((300, 5000)).astype(dtype)
+    for cls in (projection.SRHT, projection.SparseRandomProjection):
+        est = cls(n_components=256, rng=1).fit(X)
+        got = est.transform(cp.asarray(X))
+        assert isinstance(got, cp.ndarray)
+        assert_same_bits(got.get(), est.transform(X))
+    est = projection.GaussianRandomProjection(n_components=256, rng=1).fit(X)
+    # cuBLAS and the host BLAS sum in different orders: equal to rounding
+    np.testing.assert_allclose(est.transform(cp.asarray(X)).get(), est.transform(X),
+                               rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-4)
+    F = X[:, :4096]
+    assert_same_bits(projection.fwht(cp.asarray(F)).get(), projection.fwht(F))
+
+
+@pytest.mark.gpu
+def test_gpu_sphere_uniform_equals_cpu(cp):
+    got = zoopt.sphere.uniform(300, 1025, rng=2, like=cp.empty(0))
+    assert isinstance(got, cp.ndarray)
+    assert_same_bits(got.get(), zoopt.sphere.uniform(300, 1025, rng=2))

@@ -23,9 +23,11 @@ from hypothesis import strategies as st
 
 from zoopt._cy import metrics as cy_metrics
 from zoopt._cy import policy as cy_policy
+from zoopt._cy import projection as cy_projection
 from zoopt._cy import streams as cy
 from zoopt._gpu._metrics import MetricKernels
 from zoopt._gpu._policy import PolicyKernels
+from zoopt._gpu._projection import ProjectionKernels
 from zoopt._gpu._streams import StreamKernels
 from zoopt.random import KIND_GUMBEL
 
@@ -55,6 +57,13 @@ def gpu_policy(emu_dir):
     lib = gpu_emu.build("policy", emu_dir)
     return {"full": PolicyKernels(gpu_emu.EmuLauncher(lib), np),
             "strided": PolicyKernels(gpu_emu.EmuLauncher(lib, block=32, max_blocks=3), np)}
+
+
+@pytest.fixture(scope="module")
+def gpu_projection(emu_dir):
+    lib = gpu_emu.build("projection", emu_dir)
+    return {"full": ProjectionKernels(gpu_emu.EmuLauncher(lib), np),
+            "strided": ProjectionKernels(gpu_emu.EmuLauncher(lib, block=32, max_blocks=3), np)}
 
 
 @pytest.fixture(scope="module")
@@ -287,6 +296,67 @@ def test_count_kernels(gpu_metrics, P, N, C, dtype, seed, kind):
     gpu_metrics[kind].confusion(yt, yp, cm, 1)
     np.testing.assert_array_equal(cm, ref.confusion(yt, yp, C))
     assert gpu_metrics[kind].minmax(yp.ravel(), 1) == ref.minmax(yp)
+
+
+@settings(max_examples=40)
+@given(st.integers(0, 5), st.integers(0, 11), st.sampled_from([np.float32, np.float64,
+                                                                np.int64]),
+       st.integers(0, 2**63 - 1), launch_kinds)
+def test_fwht(gpu_projection, rows, log_n, dtype, seed, kind):
+    gen = np.random.default_rng(seed)
+    n = 1 << log_n
+    a = (gen.integers(-1000, 1000, (rows, n)) if dtype == np.int64
+         else gen.standard_normal((rows, n))).astype(dtype)
+    got, want = a.copy(), a.copy()
+    gpu_projection[kind].fwht_rows(got, 1)
+    cy_projection.fwht_rows(want, 1)
+    assert_same_bits(got, want)
+    if dtype == np.int64:
+        np.testing.assert_array_equal(got, ref.fwht_rows(a))
+
+
+@settings(max_examples=40)
+@given(st.integers(0, 5), st.integers(1, 300), float_dtypes, st.integers(0, 2**63 - 1),
+       launch_kinds)
+def test_srht_and_its_transpose(gpu_projection, rows, m, dtype, seed, kind):
+    gen = np.random.default_rng(seed)
+    padded = 1 << max(0, (m - 1).bit_length())
+    k = int(gen.integers(1, padded + 1))
+    X = gen.standard_normal((rows, m)).astype(dtype)
+    signs = gen.choice([-1.0, 1.0], m).astype(dtype)
+    sel = np.sort(gen.choice(padded, k, replace=False)).astype(np.int64)
+    out, want = np.empty((rows, k), dtype), np.empty((rows, k), dtype)
+    gpu_projection[kind].srht_rows(X, signs, sel, 0.3, padded, out, 1)
+    cy_projection.srht_rows(X, signs, sel, 0.3, padded, want, 1)
+    assert_same_bits(out, want)
+    Z = gen.standard_normal((rows, k)).astype(dtype)
+    out, want = np.empty((rows, m), dtype), np.empty((rows, m), dtype)
+    gpu_projection[kind].srht_lift_rows(Z, signs, sel, 0.3, padded, out, 1)
+    cy_projection.srht_lift_rows(Z, signs, sel, 0.3, padded, want, 1)
+    assert_same_bits(out, want)
+
+
+@settings(max_examples=40)
+@given(st.integers(1, 40), st.integers(1, 700), st.sampled_from([1, 2**20, 2**29, 2**31]),
+       keys, st.integers(0, 5), st.integers(1, 4), float_dtypes, st.integers(0, 2**63 - 1),
+       launch_kinds)
+def test_sparse_signs_and_rows(gpu_projection, n_rows, m, half, key, c2, n_x, dtype, seed,
+                               kind):
+    k0, k1 = int(key[0]), int(key[1])
+    got = gpu_projection[kind].sparse_signs(k0, k1, c2, 4 << 24, n_rows, m, half, 1)
+    want = cy_projection.sparse_signs(k0, k1, c2, 4 << 24, n_rows, m, half, 1)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+        assert a.dtype == b.dtype
+    empty = gpu_projection[kind].sparse_signs(k0, k1, c2, 0, 0, m, half, 1)  # no rows
+    assert [a.size for a in empty] == [1, 0, 0]
+    for a, b in zip(got, ref.sparse_signs(key, c2, 4 << 24, n_rows, m, half), strict=True):
+        np.testing.assert_array_equal(a, b)
+    X = np.random.default_rng(seed).standard_normal((n_x, m)).astype(dtype)
+    out, ref_out = np.empty((n_x, n_rows), dtype), np.empty((n_x, n_rows), dtype)
+    gpu_projection[kind].sparse_rows(X, *want, 0.7, out, 1)
+    cy_projection.sparse_rows(X, *want, 0.7, ref_out, 1)
+    assert_same_bits(out, ref_out)
 
 
 # ---------------------------------------------------------------------------

@@ -29,6 +29,7 @@ class Backend:
     streams: Any  # zoopt._cy.streams or zoopt._gpu._streams.StreamKernels
     policy: Any = None  # zoopt._cy.policy or zoopt._gpu._policy.PolicyKernels
     metrics: Any = None  # zoopt._cy.metrics or zoopt._gpu._metrics.MetricKernels
+    projection: Any = None  # zoopt._cy.projection or zoopt._gpu._projection.ProjectionKernels
 
     @property
     def is_device(self) -> bool:
@@ -48,9 +49,9 @@ _OVERRIDE: Backend | None = None
 def cpu() -> Backend:
     global _CPU
     if _CPU is None:
-        from zoopt._cy import metrics, policy, streams
+        from zoopt._cy import metrics, policy, projection, streams
 
-        _CPU = Backend("cpu", np, streams, policy, metrics)
+        _CPU = Backend("cpu", np, streams, policy, metrics, projection)
     return _CPU
 
 

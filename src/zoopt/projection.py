@@ -57,6 +57,7 @@ from typing import Any
 
 import numpy as np
 
+from zoopt._backend import backend_of, is_device_array
 from zoopt._threads import get_num_threads
 from zoopt._validation import _fmt
 from zoopt.random import KIND_PROJECTION, _counter_words, _Stream, key_from_rng, philox4x32
@@ -118,12 +119,12 @@ def fwht(X: Any, *, norm: str | None = None) -> np.ndarray:
     >>> fwht(np.array([1.0, 2.0, 3.0, 4.0]))
     array([10., -2., -4.,  0.])
     """
-    from zoopt._cy import projection as kernels
-
     caller = "fwht"
     if norm not in (None, "ortho"):
         raise ValueError(f"The 'norm' parameter of fwht must be None or 'ortho'. Got {norm!r}.")
-    arr = np.asarray(X)
+    backend = backend_of(X)
+    xp = backend.xp
+    arr = X if is_device_array(X) else np.asarray(X)
     if arr.dtype == np.uint64 and arr.size and int(arr.max()) >= 2**63:
         raise ValueError(f"The 'X' parameter of {caller} holds uint64 values that int64 cannot "
                          "hold. Pass floats.")
@@ -143,15 +144,15 @@ def fwht(X: Any, *, norm: str | None = None) -> np.ndarray:
             f"The last axis of the 'X' parameter of {caller} must have a power-of-2 length "
             f"(pad with zeros). Got length {n}."
         )
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+    if arr.dtype.kind == "f" and not bool(xp.isfinite(arr).all()):
         raise ValueError(f"The 'X' parameter of {caller} must be finite.")
     if arr.dtype.kind == "i" and arr.size:
-        big = int(np.abs(arr.astype(np.float64)).max())
+        big = int(xp.abs(arr.astype(np.float64)).max())
         if big * n >= 2**63:
             raise ValueError(f"The 'X' parameter of {caller} holds integers up to {big}; with "
                              f"length {n} the transform could exceed int64. Pass floats.")
-    out = np.array(arr, order="C", copy=True)
-    kernels.fwht_rows(out.reshape(-1, n), get_num_threads())
+    out = xp.array(arr, order="C", copy=True)
+    backend.projection.fwht_rows(out.reshape(-1, n), get_num_threads())
     if norm == "ortho":
         out = out / np.sqrt(n) if out.dtype.kind == "i" else out * out.dtype.type(1 / np.sqrt(n))
     return out
@@ -266,6 +267,7 @@ class _Projection:
         k = self._check_n_components(n_samples, m, eps, caller)
         self._check_more(caller)
         key = key_from_rng(self.rng, caller)  # type: ignore[attr-defined]
+        self.__dict__.pop("_device_cache", None)  # parameters of the previous fit
         self._draw(key, m, k)
         self.n_components_ = k
         self.n_features_in_ = m
@@ -318,10 +320,8 @@ class _Projection:
                 raise ValueError(f"The 'X' parameter of {caller} must be finite (it has NaN "
                                  "or infinite entries).")
         else:
-            if type(X).__module__.split(".")[0] == "cupy":
-                from zoopt._backend import unsupported_backend
-
-                unsupported_backend(X, "X", caller)
+            if is_device_array(X):
+                return _check_device_X(X, caller)
             X = np.asarray(X)
             if X.dtype.kind not in "biuf":
                 raise TypeError(f"The 'X' parameter of {caller} must be a real array. Got "
@@ -380,6 +380,34 @@ class _Projection:
 
     def _apply(self, X: Any) -> Any:
         raise NotImplementedError
+
+
+def _on_backend(obj: Any, backend: Any, name: str, make: Any) -> Any:
+    """``make()`` for ``backend``, made once per fitted projection and kept."""
+    cache = obj.__dict__.setdefault("_device_cache", {})
+    key = (backend.name, name, getattr(obj, "n_components_", None),
+           getattr(obj, "n_features_in_", None))
+    if key not in cache:
+        cache[key] = make()
+    return cache[key]
+
+
+def _check_device_X(X: Any, caller: str) -> Any:
+    """``_check_X`` for a CuPy array (the checks run on the device)."""
+    import cupy
+
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"The 'X' parameter of {caller} must be a real array. Got dtype "
+                        f"{X.dtype} instead.")
+    if X.ndim != 2:
+        raise ValueError(f"The 'X' parameter of {caller} must be a 2-D array of shape "
+                         f"(n_samples, n_features). Got shape {X.shape} instead.")
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    if not bool(cupy.isfinite(X).all()):
+        raise ValueError(f"The 'X' parameter of {caller} must be finite (it has NaN or "
+                         "infinite entries).")
+    return cupy.ascontiguousarray(X)
 
 
 def _all_finite(X: np.ndarray) -> bool:
@@ -449,9 +477,14 @@ class GaussianRandomProjection(_Projection):
         stream.fill(0, C, np.empty(0))
         C *= 1.0 / np.sqrt(k)
         self.components_ = C
+        self._key = key
         self._c32: np.ndarray | None = None
 
     def _apply(self, X: Any) -> Any:
+        backend = backend_of(X)
+        if backend.xp is not np:  # the same matrix, drawn on the device (same bits)
+            C = _on_backend(self, backend, "components_", lambda: self._fill(backend))
+            return X @ C.T.astype(X.dtype)
         C = self.components_
         if X.dtype == np.float32:
             if self._c32 is None or self._c32.shape != C.shape:
@@ -459,6 +492,15 @@ class GaussianRandomProjection(_Projection):
             C = self._c32
         Y = X @ C.T
         return np.asarray(Y)
+
+    def _fill(self, backend: Any) -> Any:
+        k, m = self.components_.shape
+        stream = _Stream(self._key, 0, "normal", np.dtype(np.float64), m, kind=KIND_PROJECTION,
+                         backend=backend)
+        C = backend.xp.empty((k, m), dtype=np.float64)
+        stream.fill(0, C, backend.xp.empty(0))
+        C *= 1.0 / np.sqrt(k)
+        return C
 
 
 class SparseRandomProjection(_Projection):
@@ -532,8 +574,9 @@ class SparseRandomProjection(_Projection):
         half = int(min(max(round(rho * 2.0**31), 1), 1 << 31))
         self.density_ = 2.0 * half / 2.0**32
         c2, c3 = _counter_words(0, KIND_PROJECTION)
+        self._words = (int(key[0]), int(key[1]), c2, c3, k, m, half)
         self._indptr, self._indices, self._signs = kernels.sparse_signs(
-            int(key[0]), int(key[1]), c2, c3, k, m, half, get_num_threads())
+            *self._words, get_num_threads())
         self._scale = 1.0 / np.sqrt(self.density_ * k)
 
     @property
@@ -547,15 +590,16 @@ class SparseRandomProjection(_Projection):
                                       shape=(self.n_components_, self.n_features_in_))
 
     def _apply(self, X: Any) -> Any:
-        from zoopt._cy import projection as kernels
-
         if _is_sparse(X):
             C = self.components_
             Y = X @ C.T.astype(X.dtype)
             return Y.toarray() if self.dense_output else Y
-        out = np.empty((X.shape[0], self.n_components_), dtype=X.dtype)
-        kernels.sparse_rows(X, self._indptr, self._indices, self._signs, self._scale, out,
-                            get_num_threads())
+        backend = backend_of(X)
+        pattern = ((self._indptr, self._indices, self._signs) if backend.xp is np else
+                   _on_backend(self, backend, "pattern", lambda: backend.projection.sparse_signs(
+                       *self._words, get_num_threads())))
+        out = backend.xp.empty((X.shape[0], self.n_components_), dtype=X.dtype)
+        backend.projection.sparse_rows(X, *pattern, self._scale, out, get_num_threads())
         return out
 
 
@@ -657,12 +701,15 @@ class SRHT(_Projection):
         self.signs_, self.rows_, self.padded_ = _srht_parts(key, 0, m, k)
 
     def _apply(self, X: Any) -> Any:
-        from zoopt._cy import projection as kernels
-
+        backend = backend_of(X)
+        kernels, xp = backend.projection, backend.xp
         out_dtype = X.dtype
-        signs = self.signs_.astype(out_dtype)
+        signs, rows = self.signs_.astype(out_dtype), self.rows_
+        if xp is not np:  # the m signs and k rows, copied to the device once
+            signs = _on_backend(self, backend, f"signs_{out_dtype}", lambda: xp.asarray(signs))
+            rows = _on_backend(self, backend, "rows", lambda: xp.asarray(self.rows_))
         scale = 1.0 / np.sqrt(self.n_components_)
-        out = np.empty((X.shape[0], self.n_components_), dtype=out_dtype)
+        out = xp.empty((X.shape[0], self.n_components_), dtype=out_dtype)
         if _is_sparse(X):
             step = max(1, (16 << 20) // (8 * X.shape[1]))
             for i0 in range(0, X.shape[0], step):
@@ -670,7 +717,7 @@ class SRHT(_Projection):
                 kernels.srht_rows(block, signs, self.rows_, scale, self.padded_,
                                   out[i0 : i0 + step], get_num_threads())
             return out
-        kernels.srht_rows(X, signs, self.rows_, scale, self.padded_, out, get_num_threads())
+        kernels.srht_rows(X, signs, rows, scale, self.padded_, out, get_num_threads())
         return out
 
 

@@ -131,7 +131,7 @@ def _out(arr: np.ndarray, scalar: bool) -> Any:
 # ----------------------------------------------------------------- directions
 
 def uniform(n: int, d: int, *, rng: Any = None, step: int = 0,
-            dtype: Any = np.float64) -> np.ndarray:
+            dtype: Any = np.float64, like: Any = None) -> Any:
     """Unit vectors uniform on the sphere :math:`S^{d-1}`.
 
     Row ``i`` is the normal direction ``i`` of the stream divided by its norm:
@@ -151,10 +151,13 @@ def uniform(n: int, d: int, *, rng: Any = None, step: int = 0,
         Step counter of the stream, 0 to 2**56 - 1 (default 0).
     dtype : {numpy.float64, numpy.float32}, optional
         float32 and float64 are different streams (default float64).
+    like : array, optional
+        A CuPy array here makes ``V`` a CuPy array computed on the device, with
+        the same bits (default None: NumPy), as in :func:`zoopt.random.directions`.
 
     Returns
     -------
-    V : ndarray, shape (n, d)
+    V : ndarray or cupy.ndarray, shape (n, d)
         Unit rows (norm 1 up to the rounding of ``dtype``).
 
     Raises
@@ -187,7 +190,7 @@ def uniform(n: int, d: int, *, rng: Any = None, step: int = 0,
     step = _check_step(step, caller)
     dt = check_float_dtype(dtype, "dtype", caller)
     key = key_from_rng(rng, caller)
-    return directions(n, d, dist="sphere", rng=_StreamKey(key), step=step, dtype=dt)
+    return directions(n, d, dist="sphere", rng=_StreamKey(key), step=step, dtype=dt, like=like)
 
 
 def random_orthogonal(d: int, n: int | None = None, *, rng: Any = None) -> np.ndarray:

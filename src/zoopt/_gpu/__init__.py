@@ -22,8 +22,10 @@ def cuda_backend() -> Any:
     from zoopt._gpu._cupy import CupyLauncher
     from zoopt._gpu._metrics import MetricKernels
     from zoopt._gpu._policy import PolicyKernels
+    from zoopt._gpu._projection import ProjectionKernels
     from zoopt._gpu._streams import StreamKernels
 
     return Backend("cuda", cupy, StreamKernels(CupyLauncher("streams"), cupy),
                    PolicyKernels(CupyLauncher("policy"), cupy),
-                   MetricKernels(CupyLauncher("metrics"), cupy))
+                   MetricKernels(CupyLauncher("metrics"), cupy),
+                   ProjectionKernels(CupyLauncher("projection"), cupy))

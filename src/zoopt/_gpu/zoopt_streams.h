@@ -32,6 +32,7 @@ typedef unsigned int uint32_t;
 typedef int int32_t;
 typedef unsigned long long uint64_t;
 typedef long long int64_t;
+typedef signed char int8_t;
 #else
 #include <stdint.h>
 #include <stdlib.h>
