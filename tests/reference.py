@@ -435,3 +435,16 @@ def sparse_rows(X, indptr, indices, signs, scale, k):
         sl = slice(indptr[i], indptr[i + 1])
         out[:, i] = (X[:, indices[sl]].astype(np.float64) * signs[sl]).sum(axis=1)
     return (scale * out).astype(X.dtype)
+
+
+def row_score_device(logits, labels, coef):
+    """row_score as the CUDA kernel computes it: zoopt's exp_f64, sums in order."""
+    z = logits.astype(np.float64)
+    shifted = z - z.max(axis=1, keepdims=True)
+    e = exp_f64(shifted)
+    total = np.cumsum(e, axis=1)[:, -1]  # left to right, as one thread sums
+    out = (-coef[:, None] * e / total[:, None]).astype(logits.dtype)
+    rows = np.arange(len(labels))
+    out[rows, labels] = (coef * (1.0 - e[rows, labels] / total)).astype(logits.dtype)
+    out[coef == 0] = 0
+    return out

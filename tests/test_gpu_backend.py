@@ -337,3 +337,31 @@ def test_sphere_uniform_like_through_cuda_kernels_equals_cpu(emulated):
     with _backend._override(backend):
         got = zoopt.sphere.uniform(50, 333, rng=2, dtype=np.float32, like=np.empty(0))
     assert_same_bits(got, want)
+
+
+@needs_cxx
+def test_output_space_through_cuda_kernels_equals_cpu(emulated):
+    backend, _ = emulated
+    Z = np.linspace(-1, 1, 60).reshape(20, 3)
+
+    def reward(B):
+        return -((B - 0.5) ** 2).sum(axis=(1, 2))
+
+    want = zoopt.policy.output_space(reward, Z, sigma=0.1, n_samples=16, rng=0)
+    with _backend._override(backend):
+        got = zoopt.policy.output_space(reward, Z, sigma=0.1, n_samples=16, rng=0)
+    assert_same_bits(got, want)
+
+
+def test_sequence_through_cuda_kernels_matches_its_twin(emulated_all):
+    backend, launch = emulated_all
+    gen = np.random.default_rng(4)
+    z = gen.normal(size=(6, 5, 11))
+    tokens = gen.integers(0, 11, (6, 5))
+    mask = (np.arange(5)[None, :] < gen.integers(1, 6, 6)[:, None]).astype(float)
+    rewards = gen.normal(size=6)
+    want = zoopt.policy.sequence(z, tokens, rewards, mask=mask)
+    with _backend._override(backend):
+        got = zoopt.policy.sequence(z, tokens, rewards, mask=mask)
+    assert "zo_row_score_f64" in launch["policy"].calls
+    np.testing.assert_allclose(got, want, rtol=8 * np.finfo(float).eps, atol=1e-15)

@@ -275,3 +275,26 @@ def test_gpu_sphere_uniform_equals_cpu(cp):
     got = zoopt.sphere.uniform(300, 1025, rng=2, like=cp.empty(0))
     assert isinstance(got, cp.ndarray)
     assert_same_bits(got.get(), zoopt.sphere.uniform(300, 1025, rng=2))
+
+
+@pytest.mark.gpu
+def test_gpu_output_space_stays_on_device(cp):
+    Z = cp.linspace(-1, 1, 600).reshape(200, 3)
+    g = zoopt.policy.output_space(lambda B: -((B - 0.5) ** 2).sum(axis=(1, 2)), Z, sigma=0.1,
+                                  n_samples=32, rng=0)
+    assert isinstance(g, cp.ndarray)
+    assert g.shape == (200, 3)
+
+
+@pytest.mark.gpu
+def test_gpu_sequence_score(cp):
+    gen = np.random.default_rng(4)
+    z = gen.normal(size=(16, 20, 1000))
+    tokens = gen.integers(0, 1000, (16, 20))
+    rewards = gen.normal(size=16)
+    got = zoopt.policy.sequence(cp.asarray(z), cp.asarray(tokens), rewards)
+    assert isinstance(got, cp.ndarray)
+    want = zoopt.policy.sequence(z, tokens, rewards)
+    np.testing.assert_allclose(got.get(), want, rtol=8 * np.finfo(float).eps, atol=1e-15)
+    with pytest.raises(TypeError, match="'tokens' parameter of sequence is a host"):
+        zoopt.policy.sequence(cp.asarray(z), tokens, rewards)

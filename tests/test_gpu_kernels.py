@@ -277,6 +277,27 @@ def test_categorical_score(gpu_policy, S, N, C, per_example, dtype, seed, kind):
 
 
 @settings(max_examples=40)
+@given(st.integers(1, 60), st.integers(1, 300), float_dtypes, st.integers(0, 2**63 - 1),
+       launch_kinds)
+def test_row_score(gpu_policy, R, V, dtype, seed, kind):
+    gen = np.random.default_rng(seed)
+    z = (gen.normal(size=(R, V)) * gen.choice([1.0, 10.0])).astype(dtype)
+    labels = gen.integers(0, V, R).astype(np.int64)
+    coef = gen.normal(size=R)
+    coef[gen.random(R) < 0.2] = 0.0
+    out, want = np.empty((R, V), dtype), np.empty((R, V), dtype)
+    gpu_policy[kind].row_score(z, labels, coef, out, 1)
+    assert_same_bits(out, ref.row_score_device(z, labels, coef))
+    # the CPU kernel's exp is the C library's.  Both exps are within 1 ulp of e^x, so the
+    # terms differ by <= 2 ulp, the total by <= 2 ulp, the quotient by <= 5 with its own
+    # rounding, and the result by one more rounding to the dtype: 6 ulp (8 used); 1 - p
+    # carries p's absolute error, hence the atol in units of |coef|
+    cy_policy.row_score(z, labels, coef, want, 1)
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(out, want, rtol=8 * eps, atol=8 * eps * np.abs(coef).max())
+
+
+@settings(max_examples=40)
 @given(st.integers(1, 6), st.integers(1, 400), st.sampled_from([1, 2, 5, 600]),
        st.sampled_from([np.int32, np.int64]), st.integers(0, 2**63 - 1), launch_kinds)
 def test_count_kernels(gpu_metrics, P, N, C, dtype, seed, kind):

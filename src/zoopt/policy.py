@@ -420,7 +420,7 @@ def output_space(reward: Callable[..., Any], outputs: Any, *, sigma: float, n_sa
     """
     caller = "output_space"
     reward = check_callable(reward, "reward", caller)
-    z = np.asarray(outputs)
+    z = outputs if is_device_array(outputs) else np.asarray(outputs)  # CuPy stays CuPy
     if z.dtype.kind in "biu":
         z = z.astype(np.float64)
     if z.ndim == 0 or z.size == 0:
@@ -730,12 +730,13 @@ def sequence(logits: Any, tokens: Any, rewards: Any, *, mask: Any = None,
     >>> g.shape
     (2, 3, 4)
     """
-    from zoopt._cy import policy as kernels
-
     caller = "sequence"
-    z = _check_logits(logits, 3, caller)
+    z = _check_logits(logits, 3, caller, device=True)
+    backend = backend_of(z)
+    xp = backend.xp
     S, T, V = z.shape
-    y = np.asarray(tokens)
+    y = tokens if is_device_array(tokens) else np.asarray(tokens)
+    check_same_backend(backend, y, "tokens", caller)
     if y.dtype.kind not in "iu":
         raise TypeError(f"The 'tokens' parameter of {caller} must hold integers. "
                         f"Got dtype {y.dtype} instead.")
@@ -747,20 +748,22 @@ def sequence(logits: Any, tokens: Any, rewards: Any, *, mask: Any = None,
                          f"Got values in [{y.min()}, {y.max()}].")
     R = _check_rewards(rewards, ((S,),), "The 'rewards' parameter", caller)
     if mask is None:
-        m = np.ones((S, T))
+        m = xp.ones((S, T))
     else:
-        m = np.asarray(mask)
+        m = mask if is_device_array(mask) else np.asarray(mask)
+        check_same_backend(backend, m, "mask", caller)
         if m.shape != (S, T):
             raise ValueError(f"The 'mask' parameter of {caller} must have shape (S, T) = "
                              f"({S}, {T}). Got shape {m.shape} instead.")
-        if m.dtype.kind not in "biuf" or not np.isin(m, (0, 1)).all():
+        if m.dtype.kind not in "biuf" or not bool(((m == 0) | (m == 1)).all()):
             raise ValueError(f"The 'mask' parameter of {caller} must hold booleans or 0/1.")
         m = m.astype(np.float64)
     adv = _sequence_advantages(R, baseline, greedy_rewards, group_size, caller)
-    coef = np.ascontiguousarray((adv[:, None] * m / S).reshape(S * T))
-    out = np.empty((S * T, V), dtype=z.dtype)
-    kernels.row_score(z.reshape(S * T, V), np.ascontiguousarray(y.reshape(-1), np.int64),
-                      coef, out, get_num_threads())
+    # the S advantages come from the rewards on the host: the one copy to the device
+    coef = xp.ascontiguousarray((xp.asarray(adv)[:, None] * m / S).reshape(S * T))
+    out = xp.empty((S * T, V), dtype=z.dtype)
+    backend.policy.row_score(z.reshape(S * T, V), xp.ascontiguousarray(y.reshape(-1), np.int64),
+                             coef, out, get_num_threads())
     return out.reshape(S, T, V)
 
 

@@ -20,6 +20,7 @@
 #define ZOOPT_CUDA_EMU_H
 
 #include <atomic>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

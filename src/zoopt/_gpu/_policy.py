@@ -41,3 +41,8 @@ class PolicyKernels:
         self._launch(f"zo_categorical_score_{_suffix(out)}", N * C,
                      (labels, adv, np.int32(adv.shape[1] > 1), probs, np.float64(scale), out,
                       np.int64(S), np.int64(N), np.int64(C)))
+
+    def row_score(self, logits: Any, labels: Any, coef: Any, out: Any, n_threads: int) -> None:
+        R, V = logits.shape
+        self._launch(f"zo_row_score_{_suffix(logits)}", R,
+                     (logits, labels, coef, out, np.int64(R), np.int64(V)))

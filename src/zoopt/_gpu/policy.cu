@@ -95,3 +95,39 @@ ZO_KERNEL void zo_categorical_score_f64(const int32_t *labels, const double *adv
                                         double *out, int64_t S, int64_t N, int64_t C) {
     zo_categorical_score_body<double>(labels, adv, per_example, probs, scale, out, S, N, C);
 }
+
+/* out[r, v] = coef[r] (1[v = labels[r]] - softmax(logits[r])_v), softmax in float64 with
+ * the row maximum subtracted.  exp is zoopt's zo_exp_f64 (the device's own exp would bring
+ * FMA); the CPU kernel uses the C library's, so the two agree to rounding, not bit for
+ * bit (both are within an ulp of e^x). */
+template <typename T>
+__device__ inline void zo_row_score_body(const T *logits, const int64_t *labels,
+                                         const double *coef, T *out, int64_t R, int64_t V) {
+    ZO_FOR(r, R) {
+        const T *row = logits + r * V;
+        T *o = out + r * V;
+        const double cr = coef[r];
+        if (cr == 0.0) {
+            for (int64_t v = 0; v < V; v++) o[v] = (T)0;
+            continue;
+        }
+        double mx = (double)row[0];
+        for (int64_t v = 1; v < V; v++)
+            if ((double)row[v] > mx) mx = (double)row[v];
+        double total = 0.0;
+        for (int64_t v = 0; v < V; v++) total = total + zo_exp_f64((double)row[v] - mx);
+        for (int64_t v = 0; v < V; v++) o[v] = (T)(-cr * zo_exp_f64((double)row[v] - mx) / total);
+        const int64_t lab = labels[r];
+        o[lab] = (T)(cr * (1.0 - zo_exp_f64((double)row[lab] - mx) / total));
+    }
+}
+
+ZO_KERNEL void zo_row_score_f32(const float *logits, const int64_t *labels, const double *coef,
+                                float *out, int64_t R, int64_t V) {
+    zo_row_score_body<float>(logits, labels, coef, out, R, V);
+}
+
+ZO_KERNEL void zo_row_score_f64(const double *logits, const int64_t *labels,
+                                const double *coef, double *out, int64_t R, int64_t V) {
+    zo_row_score_body<double>(logits, labels, coef, out, R, V);
+}
