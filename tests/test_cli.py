@@ -122,3 +122,18 @@ def test_bench_highdim_and_parallel_quick(capsys):
     assert parallel_main(["--quick"]) == 0
     out = capsys.readouterr().out
     assert "identical result (x, fun, x_mean, nfev): True" in out
+
+
+def test_bench_gpu_code_runs_small_on_the_host(capsys):
+    # the device task's code, at toy sizes on NumPy and CPU tensors (no timings checked)
+    import argparse
+
+    import numpy as np
+
+    from zoopt._bench import gpu
+
+    args = argparse.Namespace(d=4096, n_dirs=8, repeats=1, params=4096, chunk=4)
+    gpu.run(np, lambda: None, "cpu", "host (smoke run)", args)
+    out = capsys.readouterr().out
+    assert "zoopt.grad (directions regenerated)" in out
+    assert "exact restore on the device: True" in out or "PyTorch not installed" in out

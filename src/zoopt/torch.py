@@ -382,6 +382,8 @@ def metric_loss(logits: Any, targets: Any, metric: str | Callable[..., Any] = "a
 # forward-only training
 
 _CHUNK = 1 << 18  # coordinates per pass over a tensor: bounds the scratch memory
+# on a GPU, passes are launches (and a sync to find the lost bits): fewer, larger ones
+_DEVICE_CHUNK = 1 << 25
 _PARAM_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
 _INT_VIEW = {torch.float32: torch.int32, torch.float64: torch.int64,
              torch.bfloat16: torch.int16, torch.float16: torch.int16}
@@ -490,6 +492,7 @@ class ZOOptimizer(torch.optim.Optimizer):
                              f"{sorted(str(d) for d in devices)}.")
         self._device = devices.pop() if devices else torch.device("cpu")
         self._backend = _tensor_backend(self._device)
+        self._chunk = _DEVICE_CHUNK if self._device.type == "cuda" else _CHUNK
         if hasattr(self, "_zo_scratch"):
             del self._zo_scratch
 
@@ -542,13 +545,14 @@ class ZOOptimizer(torch.optim.Optimizer):
         if not hasattr(self, key):
             sd = torch.float64 if self._stream_dtype == np.float64 else torch.float32
             xp, dev = self._backend.xp, self._device
-            bufs: dict[Any, Any] = {"words": xp.empty(_CHUNK, dtype=self._stream_dtype),
-                                    "grad": xp.empty(_CHUNK, dtype=self._stream_dtype),
-                                    "acc": xp.empty(_CHUNK, dtype=np.float64),
-                                    "step64": xp.empty(_CHUNK, dtype=np.float64),
-                                    "mask": torch.empty(_CHUNK, dtype=torch.bool, device=dev)}
+            c = self._chunk
+            bufs: dict[Any, Any] = {"words": xp.empty(c, dtype=self._stream_dtype),
+                                    "grad": xp.empty(c, dtype=self._stream_dtype),
+                                    "acc": xp.empty(c, dtype=np.float64),
+                                    "step64": xp.empty(c, dtype=np.float64),
+                                    "mask": torch.empty(c, dtype=torch.bool, device=dev)}
             for dt in {p.dtype for p in self._params()} | {sd}:
-                bufs[dt] = tuple(torch.empty(_CHUNK, dtype=dt, device=dev) for _ in range(3))
+                bufs[dt] = tuple(torch.empty(c, dtype=dt, device=dev) for _ in range(3))
             setattr(self, key, bufs)
         return getattr(self, key)
 
@@ -581,8 +585,8 @@ class ZOOptimizer(torch.optim.Optimizer):
         for p, off, _ in self._layout():
             flat = p.data.view(-1)
             conv, moved, back = sc[p.dtype]
-            for c0 in range(0, flat.numel(), _CHUNK):
-                m = min(_CHUNK, flat.numel() - c0)
+            for c0 in range(0, flat.numel(), self._chunk):
+                m = min(self._chunk, flat.numel() - c0)
                 s = self._noise(sc["words"][:m], direction, off + c0, conv[:m])
                 part = flat[c0 : c0 + m]
                 mv, bk, mask = moved[:m], back[:m], sc["mask"][:m]
@@ -610,8 +614,8 @@ class ZOOptimizer(torch.optim.Optimizer):
         for p, off, _ in self._layout():
             flat = p.data.view(-1)
             conv = sc[p.dtype][0]
-            for c0 in range(0, flat.numel(), _CHUNK):
-                m = min(_CHUNK, flat.numel() - c0)
+            for c0 in range(0, flat.numel(), self._chunk):
+                m = min(self._chunk, flat.numel() - c0)
                 s = self._noise(sc["words"][:m], direction, off + c0, conv[:m])
                 part = flat[c0 : c0 + m]
                 if sign > 0:
@@ -692,8 +696,8 @@ class ZOOptimizer(torch.optim.Optimizer):
                 state["exp_avg_sq"] = torch.zeros_like(p)
             if self.rule == "adam":
                 state["step"] += 1
-            for c0 in range(0, flat.numel(), _CHUNK):
-                m = min(_CHUNK, flat.numel() - c0)
+            for c0 in range(0, flat.numel(), self._chunk):
+                m = min(self._chunk, flat.numel() - c0)
                 acc = self._scratch()["acc"][:m]
                 acc.fill(0.0)
                 be.streams.accumulate_span(w, acc, like, code, k0, k1, c2, c3, 0, off + c0,
