@@ -365,3 +365,48 @@ def test_sequence_through_cuda_kernels_matches_its_twin(emulated_all):
         got = zoopt.policy.sequence(z, tokens, rewards, mask=mask)
     assert "zo_row_score_f64" in launch["policy"].calls
     np.testing.assert_allclose(got, want, rtol=8 * np.finfo(float).eps, atol=1e-15)
+
+
+@needs_cxx
+@pytest.mark.parametrize("batched", [True, False])
+@pytest.mark.parametrize("method", ["central", "forward"])
+def test_zo_function_through_cuda_kernels_equals_cpu(emulated, batched, method):
+    torch = pytest.importorskip("torch")
+    from zoopt.torch import zo_function
+
+    backend, launcher = emulated
+
+    def grad_of(route):
+        f = zo_function(lambda t: torch.round(t * 3) / 3 + t ** 2, method=method, rng=2,
+                        n_dirs=7, sigma=1e-2, batched=batched)
+        z = torch.linspace(-1, 1, 24, dtype=torch.float64).reshape(4, 6).requires_grad_()
+        ctx = _backend._override(backend) if route else contextlib.nullcontext()
+        with ctx:
+            (f(z) * torch.arange(24.0, dtype=torch.float64).reshape(4, 6)).sum().backward()
+        return z.grad
+
+    launcher.calls.clear()
+    got = grad_of(True)
+    assert launcher.calls
+    assert torch.equal(got, grad_of(False))
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "f1"])
+def test_metric_loss_through_cuda_kernels_equals_cpu(emulated_all, metric):
+    torch = pytest.importorskip("torch")
+    from zoopt.torch import metric_loss
+
+    backend, launch = emulated_all
+    y = np.random.default_rng(0).integers(0, 2, 50)
+
+    def grad_of(route):
+        logits = torch.zeros(50, 2, requires_grad=True)
+        ctx = _backend._override(backend) if route else contextlib.nullcontext()
+        with ctx:
+            metric_loss(logits, y, metric, n_samples=16, rng=3).backward()
+        return logits.grad
+
+    launch["policy"].calls.clear()
+    got = grad_of(True)
+    assert "zo_gumbel_argmax" in launch["policy"].calls
+    assert torch.equal(got, grad_of(False))

@@ -298,3 +298,41 @@ def test_gpu_sequence_score(cp):
     np.testing.assert_allclose(got.get(), want, rtol=8 * np.finfo(float).eps, atol=1e-15)
     with pytest.raises(TypeError, match="'tokens' parameter of sequence is a host"):
         zoopt.policy.sequence(cp.asarray(z), tokens, rewards)
+
+
+@pytest.mark.gpu
+def test_gpu_zo_function_on_cuda_tensors(cp):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA")
+    from zoopt.torch import zo_function
+
+    grads = []
+    for device in ("cuda", "cpu"):
+        f = zo_function(lambda t: torch.round(t * 4) / 4, rng=2, n_dirs=16, sigma=0.1)
+        z = torch.linspace(-1, 1, 4000, dtype=torch.float64, device=device).reshape(40, 100)
+        z.requires_grad_()
+        f(z).sum().backward()
+        assert z.grad.device.type == device
+        grads.append(z.grad.cpu())
+    # the same directions and probes; the row sums of the device may round differently
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("metric", ["accuracy", "f1"])
+def test_gpu_metric_loss_on_cuda_tensors(cp, metric):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA")
+    from zoopt.torch import metric_loss
+
+    y = np.random.default_rng(0).integers(0, 2, 5000)
+    grads = []
+    for device in ("cuda", "cpu"):
+        logits = torch.zeros(5000, 2, device=device, requires_grad=True)
+        metric_loss(logits, torch.as_tensor(y, device=device), metric, n_samples=16,
+                    rng=3).backward()
+        grads.append(logits.grad.cpu())
+    # the same sampled labels and rewards; the device's softmax may differ in the last bit
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-5, atol=1e-9)

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from zoopt._backend import backend_of, is_device_array
 from zoopt._validation import check_bool, check_choice, check_int, check_positive_float
 from zoopt.random import _check_step, _Stream, key_from_rng
 
@@ -57,8 +58,9 @@ class VJPEstimator:
                  v: np.ndarray, y: np.ndarray, step: int) -> np.ndarray:
         """The estimate of ``J^T v`` at ``z`` (shape and dtype of ``z``); ``y = fun(z)``."""
         step = _check_step(step, self.caller)
-        v = np.asarray(v, dtype=np.float64)
-        if not np.isfinite(v).all():
+        xp = backend_of(z).xp  # NumPy, or CuPy for CUDA tensors (seen through DLPack)
+        v = xp.asarray(v, dtype=np.float64)
+        if not bool(xp.isfinite(v).all()):
             raise ValueError(f"{self.caller}: the incoming gradient has non-finite values.")
         if self.batched:
             return self._batched(call, z, v, y, step)
@@ -72,9 +74,9 @@ class VJPEstimator:
 
         shape = z.shape
 
-        def phi(x: np.ndarray) -> float:
+        def phi(x: Any) -> float:
             out = self._checked(call(x.reshape(shape)), v.shape, None)
-            return float(np.sum(v * out))
+            return float((v * out).sum())
 
         g = grad(phi, z.reshape(-1), method=self.method, dist=self.dist, sigma=self.sigma,
                  n_dirs=self.n_dirs, vectorized=False, rng=_key(self.key), step=step)
@@ -84,6 +86,8 @@ class VJPEstimator:
 
     def _batched(self, call: Callable[[np.ndarray], np.ndarray], z: np.ndarray,
                  v: np.ndarray, y: np.ndarray, step: int) -> np.ndarray:
+        backend = backend_of(z)
+        xp = backend.xp
         B = z.shape[0]
         row = z.shape[1:]
         k = int(np.prod(row, dtype=np.int64))
@@ -95,7 +99,7 @@ class VJPEstimator:
             raise ValueError(f"The 'sigma' parameter of {self.caller} must be representable "
                              f"in {dtype}; {self.sigma!r} rounds to {h!r}.")
         sig = dtype.type(self.sigma)
-        stream = _Stream(self.key, step, self.dist, dtype, D)
+        stream = _Stream(self.key, step, self.dist, dtype, D, backend=backend)
         per = 2 if self.method == "central" else 1
         # batch_size counts rows of fun's input: B rows per probe of the whole batch
         rows_cap = self.batch_size or max(1, _PROBE_BYTES // max(1, k * dtype.itemsize))
@@ -103,26 +107,26 @@ class VJPEstimator:
         vb = v.reshape(B, -1)
         phi0 = None
         if self.method == "forward":
-            y64 = np.asarray(y, dtype=np.float64)
-            if not np.isfinite(y64).all():
+            y64 = xp.asarray(y, dtype=np.float64)
+            if not bool(xp.isfinite(y64).all()):
                 raise ValueError(f"The function passed to {self.caller} returned non-finite "
                                  "values at the input point (needed by method='forward').")
-            phi0 = np.sum(vb * y64.reshape(B, -1), axis=1)
-        g = np.zeros((B, k), dtype=np.float64)
+            phi0 = (vb * y64.reshape(B, -1)).sum(axis=1)
+        g = xp.zeros((B, k), dtype=np.float64)
         zf = z.reshape(1, B, k)
         for i0 in range(0, n, m_max):
             m = min(m_max, n - i0)
-            U = np.empty((m, D), dtype=dtype)
-            stream.fill(i0, U, np.empty(0, dtype=dtype))
+            U = xp.empty((m, D), dtype=dtype)
+            stream.fill(i0, U, xp.empty(0, dtype=dtype))
             U3 = U.reshape(m, B, k)
             step_ = U3 * sig
-            probes = np.empty((m, per, B, k), dtype=dtype)
-            np.add(zf, step_, out=probes[:, 0])
+            probes = xp.empty((m, per, B, k), dtype=dtype)
+            xp.add(zf, step_, out=probes[:, 0])
             if per == 2:
-                np.subtract(zf, step_, out=probes[:, 1])
+                xp.subtract(zf, step_, out=probes[:, 1])
             out = self._checked(call(probes.reshape(m * per * B, *row)),
                                 (m * per * B, *v.shape[1:]), None)
-            phi = np.sum(out.reshape(m, per, B, -1) * vb[None, None], axis=3)
+            phi = (out.reshape(m, per, B, -1) * vb[None, None]).sum(axis=3)
             if per == 2:
                 w = (phi[:, 0] - phi[:, 1]) / (2.0 * h)
             else:
@@ -134,8 +138,9 @@ class VJPEstimator:
         g *= 1.0 / n
         return g.reshape(z.shape).astype(dtype)
 
-    def _checked(self, out: Any, shape: tuple[int, ...], _: Any) -> np.ndarray:
-        arr = np.asarray(out)
+    def _checked(self, out: Any, shape: tuple[int, ...], _: Any) -> Any:
+        arr = out if is_device_array(out) else np.asarray(out)
+        xp = backend_of(arr).xp
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"The function passed to {self.caller} must return real numbers. "
                             f"Got dtype {arr.dtype}.")
@@ -146,7 +151,7 @@ class VJPEstimator:
                 "with the batch axis scaled by the number of stacked probes when batched)."
             )
         arr = arr.astype(np.float64, copy=False)
-        if not np.isfinite(arr).all():
+        if not bool(xp.isfinite(arr).all()):
             raise ValueError(f"The function passed to {self.caller} returned non-finite values "
                              "at a probe.")
         return arr

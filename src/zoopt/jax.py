@@ -228,6 +228,12 @@ def zo_function(fun: Callable[..., Any], *, method: str = "central", dist: str =
 
     Notes
     -----
+    **Devices.** ``fun`` and the estimate run on the host.  A concrete input
+    that lives on a GPU is refused (it would be copied there and back);
+    inside ``jax.jit`` the placement is the caller's, and on a GPU the
+    callback moves the operands to the host.  For GPU arrays use CuPy arrays
+    with :func:`zoopt.grad` or the torch bridge on CUDA tensors.
+
     **Estimate.** With ``batched=True``, ``z`` of shape ``(B, *row)`` and
     ``k`` the size of one row, direction ``i`` is stream direction ``i`` of
     length ``B k`` (:func:`zoopt.random.directions`) reshaped to ``(B, k)``,
@@ -360,6 +366,21 @@ def zo_function(fun: Callable[..., Any], *, method: str = "central", dist: str =
     return f
 
 
+def _check_on_host(z: Any, where: str) -> None:
+    """The black box runs on the host (jax.pure_callback): refuse an array that lives on a
+    GPU rather than copying it there and back behind the caller's back."""
+    if isinstance(z, jax.core.Tracer):
+        return  # placement is decided by the caller's jit; see zo_function's notes
+    platforms = {d.platform for d in z.devices()}
+    if platforms - {"cpu"}:
+        raise ValueError(
+            f"The 'z' parameter of {where} lives on {sorted(platforms)}; zoopt.jax evaluates "
+            "the black box on the host, so it would copy z there and back. Move it "
+            "explicitly (jax.device_put(z, jax.devices('cpu')[0])), or use CuPy arrays or "
+            "zoopt.torch, which compute on the GPU."
+        )
+
+
 def _check_input(z: Any, est: VJPEstimator, where: str) -> jax.Array:
     dtype = getattr(z, "dtype", None)
     if dtype is None:
@@ -373,6 +394,7 @@ def _check_input(z: Any, est: VJPEstimator, where: str) -> jax.Array:
         raise TypeError(f"The 'z' parameter of {where} must be an array of float32 or "
                         f"float64. Got dtype {dtype} instead.")
     z = jnp.asarray(z)
+    _check_on_host(z, where)
     dt = np.dtype(z.dtype)  # float64 becomes float32 while jax_enable_x64 is off
     if est.batched and z.ndim == 0:
         raise ValueError(f"The 'z' parameter of {where} must have a batch axis (shape "

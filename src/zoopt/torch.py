@@ -106,7 +106,7 @@ class ZOFunction:
         self.step = step
 
     def __call__(self, z: Any) -> Any:
-        _check_tensor(z, "z", "zo_function")
+        _check_tensor(z, "z", "zo_function", cuda=True)
         if self._est.batched and z.ndim == 0:
             raise ValueError("zo_function with batched=True needs an input with a batch axis "
                              "(shape (B, ...)); pass batched=False for a single point.")
@@ -141,16 +141,22 @@ class ZOFunction:
         return y
 
     def _backward(self, z: Any, y: Any, v: Any) -> Any:
-        def call(Z: np.ndarray) -> np.ndarray:
-            out = self._call(torch.from_numpy(Z))
-            return out.detach().cpu().numpy()
+        # the tensors seen as arrays of their device's backend (NumPy or CuPy), no copies
+        xp = _tensor_backend(z.device).xp
+
+        def arr(t: Any) -> Any:
+            return xp.from_dlpack(t.detach().contiguous())
+
+        def call(Z: Any) -> Any:
+            out = self._call(torch.from_dlpack(Z))
+            return arr(out.to(z.device))
 
         if z.numel() == 0:
             return torch.zeros_like(z)
-        g = self._est.estimate(call, z.detach().numpy(), v.detach().cpu().numpy(),
-                               y.detach().numpy(), self.step)
+        with _cuda_context(z.device):
+            g = self._est.estimate(call, arr(z), arr(v.to(z.device)), arr(y), self.step)
         self.step += 1
-        return torch.from_numpy(g)
+        return torch.from_dlpack(g)
 
 
 def zo_function(fun: Callable[..., Any], *, method: str = "central", dist: str = "normal",
@@ -345,11 +351,20 @@ def metric_loss(logits: Any, targets: Any, metric: str | Callable[..., Any] = "a
     from zoopt import metrics, policy
 
     caller = "metric_loss"
-    _check_tensor(logits, "logits", caller)
+    _check_tensor(logits, "logits", caller, cuda=True)
     if logits.ndim != 2:
         raise ValueError(f"The 'logits' parameter of {caller} must have shape (N, C). Got "
                          f"shape {tuple(logits.shape)}.")
-    t = _as_numpy(targets, "targets", caller)
+    xp = _tensor_backend(logits.device).xp
+    if logits.device.type == "cuda":  # labels, metric and gradient on the device
+        if isinstance(targets, torch.Tensor):
+            if targets.requires_grad:
+                raise ValueError(f"The 'targets' parameter of {caller} must not require grad.")
+            t = xp.from_dlpack(targets.detach().to(logits.device).contiguous())
+        else:
+            t = xp.asarray(np.asarray(targets))  # the N labels, copied to the device once
+    else:
+        t = _as_numpy(targets, "targets", caller)
     if t.dtype.kind not in "iu" or t.shape != (logits.shape[0],):
         raise ValueError(f"The 'targets' parameter of {caller} must hold N = {logits.shape[0]} "
                          f"integer labels. Got dtype {t.dtype} and shape {t.shape}.")
@@ -368,12 +383,14 @@ def metric_loss(logits: Any, targets: Any, metric: str | Callable[..., Any] = "a
         else:
             def reward(Y: np.ndarray) -> Any:
                 return metrics.f1_score(t, Y, average=average, pos_label=pos_label)
-    g, info = policy.categorical(logits.detach().numpy(), reward, n_samples=n_samples,
-                                 baseline=baseline, temperature=temperature, rng=rng,
-                                 step=step, return_info=True)
+    z = xp.from_dlpack(logits.detach().contiguous())
+    with _cuda_context(logits.device):
+        g, info = policy.categorical(z, reward, n_samples=n_samples, baseline=baseline,
+                                     temperature=temperature, rng=rng, step=step,
+                                     return_info=True)
     vals = np.asarray(info.values, dtype=np.float64)
     mean_metric = float(vals.sum(axis=1).mean() if vals.ndim == 2 else vals.mean())
-    surrogate = -(torch.from_numpy(g) * logits).sum()
+    surrogate = -(torch.from_dlpack(g) * logits).sum()
     loss = surrogate - surrogate.detach() + torch.tensor(-mean_metric, dtype=logits.dtype)
     return (loss, info) if return_info else loss
 
@@ -710,15 +727,7 @@ class ZOOptimizer(torch.optim.Optimizer):
     def _on_device(self) -> Any:
         """For CUDA parameters: CuPy's kernels on the parameters' device and on torch's
         current stream there (so they are ordered with the model's own work)."""
-        if self._device.type != "cuda":
-            return contextlib.nullcontext()
-        import cupy
-
-        stack = contextlib.ExitStack()
-        stack.enter_context(cupy.cuda.Device(self._device.index))
-        stream = torch.cuda.current_stream(self._device).cuda_stream
-        stack.enter_context(cupy.cuda.ExternalStream(stream))
-        return stack
+        return _cuda_context(self._device)
 
     def _update(self, part: Any, acc: np.ndarray, group: dict[str, Any], state: dict[str, Any],
                 c0: int, m: int) -> None:
@@ -761,6 +770,18 @@ class ZOOptimizer(torch.optim.Optimizer):
             self.t = int(extra["t"])
             self.key = np.array(extra["key"], dtype=np.uint32)
             self._diffs = [float(x) for x in extra["diffs"]]
+
+
+def _cuda_context(device: Any) -> Any:
+    """CuPy on ``device`` and on torch's current stream there (a no-op for the CPU)."""
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    import cupy
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(cupy.cuda.Device(device.index))
+    stack.enter_context(cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream))
+    return stack
 
 
 def _tensor_backend(device: Any) -> Any:
