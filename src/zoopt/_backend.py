@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 
@@ -69,6 +69,15 @@ def is_device_array(x: Any) -> bool:
     return type(x).__module__.split(".")[0] == "cupy" and hasattr(x, "__cuda_array_interface__")
 
 
+def array_module(x: Any) -> Any:
+    """``cupy`` for a CuPy array, else ``numpy`` (no kernel set is built)."""
+    if is_device_array(x):
+        import cupy
+
+        return cupy
+    return np
+
+
 def backend_of(x: Any) -> Backend:
     """The backend that computes on ``x``."""
     if is_device_array(x):
@@ -100,12 +109,3 @@ def _override(backend: Backend) -> Iterator[None]:
         yield
     finally:
         _OVERRIDE = old
-
-
-def unsupported_backend(x: Any, name: str, caller: str) -> NoReturn:
-    kind = f"{type(x).__module__}.{type(x).__name__}"
-    raise TypeError(
-        f"The {name!r} parameter of {caller} is a {kind}; {caller} computes on NumPy "
-        "arrays only (its GPU kernels are not available yet). Copy it to the host "
-        "explicitly (for CuPy: x.get()) if that is what you want."
-    )

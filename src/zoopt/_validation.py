@@ -102,14 +102,14 @@ def check_float_dtype(dtype: Any, name: str, caller: str) -> np.dtype[Any]:
     return dt
 
 
-def check_point(x: Any, name: str, caller: str) -> np.ndarray:
+def check_point(x: Any, name: str, caller: str) -> Any:
     """A non-empty, finite, 1-D real array; float32 and float64 are kept,
-    integers and bools become float64."""
-    from zoopt._backend import is_device_array
+    integers and bools become float64.  A CuPy array stays one (checked on the
+    device: only the verdict and the first bad indices come back)."""
+    from zoopt._backend import array_module
 
-    if is_device_array(x):
-        return _check_device_point(x, name, caller)
-    arr = np.asarray(x)
+    xp = array_module(x)
+    arr = x if xp is not np else np.asarray(x)
     if arr.dtype.kind in "biu":
         arr = arr.astype(np.float64)
     elif arr.dtype not in _FLOAT_DTYPES:
@@ -124,39 +124,12 @@ def check_point(x: Any, name: str, caller: str) -> np.ndarray:
         )
     if arr.size == 0:
         raise ValueError(f"The {name!r} parameter of {caller} must not be empty. Got shape (0,).")
-    if not np.isfinite(arr).all():
-        bad = np.flatnonzero(~np.isfinite(arr))
-        raise ValueError(
-            f"The {name!r} parameter of {caller} must be finite. Got non-finite values at "
-            f"indices {bad[:5].tolist()}{' ...' if bad.size > 5 else ''}."
-        )
-    return np.ascontiguousarray(arr)
-
-
-def _check_device_point(x: Any, name: str, caller: str) -> Any:
-    """check_point for a CuPy array: the same rules, checked on the device (only the
-    verdict and the first bad indices come back)."""
-    import cupy
-
-    if x.dtype.kind in "biu":
-        x = x.astype(np.float64)
-    elif x.dtype not in _FLOAT_DTYPES:
-        raise TypeError(
-            f"The {name!r} parameter of {caller} must be a real array of float32 or float64 "
-            f"(integers are converted to float64). Got dtype {x.dtype} instead."
-        )
-    if x.ndim != 1:
-        raise ValueError(
-            f"The {name!r} parameter of {caller} must be a 1-D array of shape (d,). "
-            f"Got shape {x.shape} instead."
-        )
-    if x.size == 0:
-        raise ValueError(f"The {name!r} parameter of {caller} must not be empty. Got shape (0,).")
-    finite = cupy.isfinite(x)
+    finite = xp.isfinite(arr)
     if not bool(finite.all()):
-        bad = cupy.flatnonzero(~finite)[:5].get()
+        bad = xp.flatnonzero(~finite)
+        first = bad[:5] if xp is np else bad[:5].get()
         raise ValueError(
             f"The {name!r} parameter of {caller} must be finite. Got non-finite values at "
-            f"indices {bad.tolist()}."
+            f"indices {first.tolist()}{' ...' if bad.size > 5 else ''}."
         )
-    return cupy.ascontiguousarray(x)
+    return xp.ascontiguousarray(arr)

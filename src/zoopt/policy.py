@@ -32,7 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from zoopt._backend import Backend, backend_of, check_same_backend, is_device_array
+from zoopt._backend import (
+    Backend,
+    array_module,
+    backend_of,
+    check_same_backend,
+    is_device_array,
+)
 from zoopt._engine import make_probes, replace_nonfinite, weighted_sum
 from zoopt._result import PolicyInfo
 from zoopt._threads import get_num_threads
@@ -490,15 +496,10 @@ def _softmax(z: Any) -> Any:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _check_logits(logits: Any, ndim: int, caller: str, device: bool = False) -> Any:
-    """Finite float logits of the given rank; with ``device``, a CuPy array stays one."""
-    if is_device_array(logits):
-        if not device:
-            from zoopt._backend import unsupported_backend
-
-            unsupported_backend(logits, "logits", caller)
-        return _check_device_logits(logits, ndim, caller)
-    z = np.asarray(logits)
+def _check_logits(logits: Any, ndim: int, caller: str) -> Any:
+    """Finite float logits of the given rank (a CuPy array stays one)."""
+    xp = array_module(logits)
+    z = logits if xp is not np else np.asarray(logits)
     if z.dtype.kind in "biu":
         z = z.astype(np.float64)
     if z.dtype not in (np.float32, np.float64):
@@ -508,28 +509,12 @@ def _check_logits(logits: Any, ndim: int, caller: str, device: bool = False) -> 
         want = "(N, C)" if ndim == 2 else "(S, T, V)"
         raise ValueError(f"The 'logits' parameter of {caller} must be a non-empty array of "
                          f"shape {want}. Got shape {z.shape} instead.")
-    if not np.isfinite(z).all():
-        raise ValueError(f"The 'logits' parameter of {caller} must be finite. Got NaN or inf "
-                         f"at {np.argwhere(~np.isfinite(z))[:3].tolist()}.")
-    return np.ascontiguousarray(z)
-
-
-def _check_device_logits(logits: Any, ndim: int, caller: str) -> Any:
-    import cupy
-
-    z = logits.astype(np.float64) if logits.dtype.kind in "biu" else logits
-    if z.dtype not in (np.float32, np.float64):
-        raise TypeError(f"The 'logits' parameter of {caller} must be float32 or float64. "
-                        f"Got dtype {z.dtype} instead.")
-    if z.ndim != ndim or 0 in z.shape:
-        want = "(N, C)" if ndim == 2 else "(S, T, V)"
-        raise ValueError(f"The 'logits' parameter of {caller} must be a non-empty array of "
-                         f"shape {want}. Got shape {z.shape} instead.")
-    finite = cupy.isfinite(z)
+    finite = xp.isfinite(z)
     if not bool(finite.all()):
+        where = xp.argwhere(~finite)[:3]
         raise ValueError(f"The 'logits' parameter of {caller} must be finite. Got NaN or inf "
-                         f"at {cupy.argwhere(~finite)[:3].get().tolist()}.")
-    return cupy.ascontiguousarray(z)
+                         f"at {(where if xp is np else where.get()).tolist()}.")
+    return xp.ascontiguousarray(z)
 
 
 def _check_rewards(raw: Any, shapes: tuple[tuple[int, ...], ...], what: str,
@@ -617,7 +602,7 @@ def categorical(logits: Any, reward: Callable[..., Any], *, n_samples: int,
     [0, 1, 1, 2]
     """
     caller = "categorical"
-    z = _check_logits(logits, 2, caller, device=True)
+    z = _check_logits(logits, 2, caller)
     backend = backend_of(z)
     kernels, xp = backend.policy, backend.xp
     reward = check_callable(reward, "reward", caller)
@@ -731,7 +716,7 @@ def sequence(logits: Any, tokens: Any, rewards: Any, *, mask: Any = None,
     (2, 3, 4)
     """
     caller = "sequence"
-    z = _check_logits(logits, 3, caller, device=True)
+    z = _check_logits(logits, 3, caller)
     backend = backend_of(z)
     xp = backend.xp
     S, T, V = z.shape
