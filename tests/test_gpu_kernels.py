@@ -505,3 +505,21 @@ def test_emulation_under_asan_and_ubsan(tmp_path):  # about 5 s: in the default 
                          text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-4000:]
     assert "sanitized run ok" in res.stdout
+
+
+def test_loader_builds_and_caches_a_binary_per_source(tmp_path, monkeypatch):
+    from zoopt._gpu import _cupy, _nvrtc
+
+    try:
+        _nvrtc.library()
+    except _nvrtc.NVRTCError as exc:
+        pytest.skip(str(exc))
+    monkeypatch.setenv("ZOOPT_CACHE_DIR", str(tmp_path))
+    for source in gpu_emu.SOURCES:
+        path = _cupy.binary_path(source, 90)
+        assert path.suffix == ".cubin"
+        assert path.read_bytes()[:4] == b"\x7fELF"
+        assert _cupy.binary_path(source, 90) == path  # cached
+    # a newer device than NVRTC knows gets PTX for the newest architecture it knows
+    newest = max(_nvrtc.supported_archs())
+    assert _cupy.target(newest + 1) == (f"compute_{newest}", "ptx")

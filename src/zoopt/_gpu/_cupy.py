@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -54,22 +56,44 @@ def target(cc: int) -> tuple[str, str]:
     return f"compute_{max(older)}", "ptx"
 
 
+def _nvcc_build(name: str, cc: int, path: Path) -> Path:
+    """The same build with nvcc, for a machine whose CUDA has nvcc but no NVRTC."""
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        raise _nvrtc.NVRTCError("neither NVRTC nor nvcc is available to compile zoopt's "
+                                "GPU kernels; install them with `pip install zoopt-pg[gpu]`.")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    subprocess.run([nvcc, "-cubin", f"-arch=sm_{cc}", "-fmad=false", "-ftz=false",
+                    "-prec-div=true", "-prec-sqrt=true", f"-I{_nvrtc.GPU_DIR}",
+                    str(_nvrtc.GPU_DIR / f"{name}.cu"), "-o", str(tmp)],
+                   check=True, capture_output=True)
+    os.replace(tmp, path)
+    return path
+
+
 def binary_path(name: str, cc: int) -> Path:
     """Compile ``<name>.cu`` for compute capability ``cc`` (or reuse the cached build)."""
-    arch, kind = target(cc)
-    h = hashlib.sha256()
-    h.update((_nvrtc.GPU_DIR / f"{name}.cu").read_bytes())
-    for hname, text in _nvrtc.headers().items():
-        h.update(hname.encode())
-        h.update(text)
-    h.update(repr((_nvrtc.OPTIONS, arch, _nvrtc.version())).encode())
-    path = cache_dir() / f"{name}-{arch}-{h.hexdigest()[:20]}.{kind}"
+    try:
+        arch, kind = target(cc)
+    except _nvrtc.NVRTCError:
+        path = cache_dir() / f"{name}-sm_{cc}-nvcc-{_source_hash(name)}.cubin"
+        return path if path.exists() else _nvcc_build(name, cc, path)
+    build = hashlib.sha256(repr((_nvrtc.OPTIONS, arch, _nvrtc.version())).encode())
+    path = cache_dir() / f"{name}-{arch}-{_source_hash(name)}-{build.hexdigest()[:8]}.{kind}"
     if not path.exists():
         data = _nvrtc.compile_source(name, arch, output=kind)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, path)
     return path
+
+
+def _source_hash(name: str) -> str:
+    h = hashlib.sha256((_nvrtc.GPU_DIR / f"{name}.cu").read_bytes())
+    for hname, text in _nvrtc.headers().items():
+        h.update(hname.encode())
+        h.update(text)
+    return h.hexdigest()[:20]
 
 
 class CupyLauncher:

@@ -35,6 +35,12 @@ class NVRTCError(RuntimeError):
 
 def _candidates() -> list[str]:
     found: list[str] = []
+    try:  # where CuPy itself finds it (cuda-pathfinder: wheels, conda, CUDA_PATH, ...)
+        from cuda.pathfinder import load_nvidia_dynamic_lib
+
+        found.append(load_nvidia_dynamic_lib("nvrtc").abs_path)
+    except Exception:  # not installed, or it found none: the searches below
+        pass
     spec = importlib.util.find_spec("nvidia")
     for root in (spec.submodule_search_locations or []) if spec else []:
         for pattern in ("cu1*/lib/libnvrtc.so*", "cuda_nvrtc/lib/libnvrtc.so*",
