@@ -410,3 +410,19 @@ def test_metric_loss_through_cuda_kernels_equals_cpu(emulated_all, metric):
     got = grad_of(True)
     assert "zo_gumbel_argmax" in launch["policy"].calls
     assert torch.equal(got, grad_of(False))
+
+
+@pytest.mark.parametrize("kw", [{"dist": "orthogonal"}, {"subspace": 40},
+                                {"subspace": 17, "dist": "rademacher"}])
+def test_materialized_grad_through_cuda_kernels_equals_cpu(emulated_all, kw):
+    backend, launch = emulated_all
+    x = np.linspace(-1, 1, 100)
+    want = zoopt.grad(quadratic, x, n_dirs=30, rng=6, **kw)
+    for k in launch.values():
+        k.calls.clear()
+    with _backend._override(backend):
+        got = zoopt.grad(quadratic, x, n_dirs=30, rng=6, **kw)
+    assert_same_bits(got, want)
+    assert launch["streams"].calls
+    if "subspace" in kw:
+        assert any(c.startswith("zo_srht_") for c in launch["projection"].calls)

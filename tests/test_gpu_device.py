@@ -336,3 +336,20 @@ def test_gpu_metric_loss_on_cuda_tensors(cp, metric):
         grads.append(logits.grad.cpu())
     # the same sampled labels and rewards; the device's softmax may differ in the last bit
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.gpu
+def test_gpu_orthogonal_and_subspace_grad(cp):
+    x = np.linspace(-1, 1, 3000)
+    for kw in ({"dist": "orthogonal"}, {"subspace": 500}):
+        got = zoopt.grad(quadratic, cp.asarray(x), n_dirs=64, rng=6, **kw)
+        assert isinstance(got, cp.ndarray)
+        want = zoopt.grad(lambda X: quadratic(cp.asarray(X)).get(), x, n_dirs=64, rng=6, **kw)
+        if "subspace" in kw:  # the same kernels on both sides: the same bits
+            assert_same_bits(got.get(), want)
+        else:  # the QR is cuSOLVER's on the device, LAPACK's on the host
+            np.testing.assert_allclose(got.get(), want, rtol=1e-8, atol=1e-8)
+    U = directions(50, 40, dist="orthogonal", rng=1, like=cp.empty(0))
+    assert isinstance(U, cp.ndarray)
+    np.testing.assert_allclose(U.get(), directions(50, 40, dist="orthogonal", rng=1),
+                               rtol=1e-10, atol=1e-10)

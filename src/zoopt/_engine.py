@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from zoopt._backend import is_device_array
+from zoopt._backend import array_module, is_device_array
 from zoopt._threads import threads_for
 from zoopt.random import _Stream
 
@@ -187,21 +187,22 @@ def matrix_probe_values(evaluate: Evaluator, x: np.ndarray, sigma: float,
                         antithetic: bool, batch_size: int | None) -> np.ndarray:
     """``probe_values`` for directions given as arrays by ``directions(i0, m)``
     (rows ``i0 .. i0 + m - 1``), for those the kernels cannot regenerate."""
+    xp = array_module(x)
     d, dtype = x.size, x.dtype
     per = 2 if antithetic else 1
-    rows = rows_per_call(batch_size, d, dtype.itemsize, per)
+    rows = rows_per_call(batch_size, d, dtype.itemsize, per, device=xp is not np)
     per_call = rows // per
-    buf = np.empty((min(rows, n * per), d), dtype=dtype)
-    values = np.empty((n, per), dtype=np.float64)
+    buf = xp.empty((min(rows, n * per), d), dtype=dtype)
+    values = np.empty((n, per), dtype=np.float64)  # values live on the host
     sig = dtype.type(sigma)
     for i0 in range(0, n, per_call):
         m = min(per_call, n - i0)
         out = buf[: m * per].reshape(m, per, d)
         V = directions(i0, m)
-        np.multiply(V, sig, out=out[:, 0])
+        xp.multiply(V, sig, out=out[:, 0])
         if antithetic:
-            np.subtract(x, out[:, 0], out=out[:, 1])
-        np.add(x, out[:, 0], out=out[:, 0])
+            xp.subtract(x, out[:, 0], out=out[:, 1])
+        xp.add(x, out[:, 0], out=out[:, 0])
         values[i0 : i0 + m] = evaluate(buf[: m * per], i0 * per).reshape(m, per)
     return values
 

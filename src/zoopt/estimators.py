@@ -208,19 +208,12 @@ def grad(fun: Callable[..., Any], x: Any, *, method: str = "central", dist: str 
     if subspace is not None:
         subspace = check_int(subspace, "subspace", caller, low=1, high=x.size)
     backend = backend_of(x)
-    if backend.xp is not np:
-        if executor is not None:
-            raise ValueError(
-                "The 'executor' parameter of grad must be None when 'x' is a GPU array "
-                "(the probes are built and evaluated on the device). Got "
-                f"{type(executor).__name__}."
-            )
-        if dist == "orthogonal" or subspace is not None:
-            raise ValueError(
-                "The 'dist' parameter of grad cannot be 'orthogonal', nor 'subspace' be set, "
-                "when 'x' is a GPU array: those directions are built on the host. Use "
-                "dist='normal', 'rademacher' or 'sphere', or pass x.get()."
-            )
+    if backend.xp is not np and executor is not None:
+        raise ValueError(
+            "The 'executor' parameter of grad must be None when 'x' is a GPU array "
+            "(the probes are built and evaluated on the device). Got "
+            f"{type(executor).__name__}."
+        )
     if executor is not None and (dist == "orthogonal" or subspace is not None):
         raise ValueError(
             "The 'executor' parameter of grad cannot be used with dist='orthogonal' or "
@@ -245,7 +238,7 @@ def grad(fun: Callable[..., Any], x: Any, *, method: str = "central", dist: str 
         probes = make_probes(fun, vectorized, nan_policy, caller, executor)
         if dist == "orthogonal" or subspace is not None:
             g, values, fx = _materialized(probes, x, h, method, dist, n_dirs, batch_size, key,
-                                          step, nan_policy, caller, subspace)
+                                          step, nan_policy, caller, subspace, backend)
         else:
             g, values, fx = _random(probes, x, h, method, dist, n_dirs, batch_size, key,
                                     step, nan_policy, caller, backend)
@@ -275,29 +268,29 @@ def _random(probes: Any, x: np.ndarray, h: float, method: str, dist: str,
 
 def _materialized(probes: Any, x: np.ndarray, h: float, method: str, dist: str, n: int,
                   batch_size: int | None, key: np.ndarray, step: int, nan_policy: str,
-                  caller: str, subspace: int | None):
+                  caller: str, subspace: int | None, backend: Backend):
     """Directions built chunk by chunk in Python-visible arrays: orthogonal blocks, or any
     distribution drawn in ``R^k`` and lifted to ``R^d`` by a random subspace map."""
     antithetic, needs_fx, rule = _WEIGHT_RULES[method]
-    dtype = x.dtype
+    dtype, xp = x.dtype, backend.xp
     k = x.size if subspace is None else subspace
     lift = None
     if subspace is not None:
         from zoopt.projection import _Subspace
 
-        lift = _Subspace(key, step, x.size, k)
+        lift = _Subspace(key, step, x.size, k, backend)
     if dist == "orthogonal":
-        U = _orthogonal(key, step, n, k, dtype)
+        U = _orthogonal(key, step, n, k, dtype, backend)
         stream, scale = None, None
 
-        def chunk(i0: int, m: int) -> np.ndarray:
+        def chunk(i0: int, m: int) -> Any:
             return U[i0 : i0 + m]
     else:
-        stream = _Stream(key, step, dist, dtype, k)
+        stream = _Stream(key, step, dist, dtype, k, backend=backend)
         scale = stream.scales(0, n)
 
-        def chunk(i0: int, m: int) -> np.ndarray:
-            out = np.empty((m, k), dtype=dtype)
+        def chunk(i0: int, m: int) -> Any:
+            out = xp.empty((m, k), dtype=dtype)
             stream.fill(i0, out, scale[i0 : i0 + m] if scale.size else scale)
             return out
 
@@ -310,9 +303,11 @@ def _materialized(probes: Any, x: np.ndarray, h: float, method: str, dist: str, 
     if nan_policy == "worst":
         values, fx = replace_nonfinite(values, fx, caller)
     w = rule(values, fx, h) * ((k if dist == "sphere" else 1) / n)
-    if stream is None:
+    if stream is None and xp is np:
         # a fixed summation order (no BLAS), so the result does not depend on BLAS threads
         gk = np.einsum("i,ij->j", w, U.astype(np.float64), optimize=False)
+    elif stream is None:  # on a GPU: the weights to the device, the sum by cuBLAS
+        gk = xp.asarray(w) @ U.astype(np.float64)
     else:
         assert scale is not None
         gk = weighted_sum(w, stream, scale)

@@ -57,6 +57,7 @@ from typing import Any
 
 import numpy as np
 
+from zoopt import _backend
 from zoopt._backend import backend_of, is_device_array
 from zoopt._threads import get_num_threads
 from zoopt._validation import _fmt
@@ -603,13 +604,17 @@ class SparseRandomProjection(_Projection):
         return out
 
 
-def _srht_parts(key: np.ndarray, step: int, m: int, k: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Signs ``(m,)`` (float64 +-1), the ``k`` sampled rows (sorted, int64) and the padded
-    length ``m'`` of an SRHT drawn from kind 4 at ``step``."""
+def _srht_parts(key: np.ndarray, step: int, m: int, k: int,
+                backend: Any = None) -> tuple[Any, np.ndarray, int]:
+    """Signs ``(m,)`` (float64 +-1, drawn on ``backend``), the ``k`` sampled rows (sorted,
+    int64, on the host) and the padded length ``m'`` of an SRHT drawn from kind 4 at
+    ``step``."""
     padded = 1 << max(0, (m - 1).bit_length())
-    signs = _Stream(key, step, "rademacher", np.dtype(np.float64), m, kind=KIND_PROJECTION)
-    s = np.empty((1, m), dtype=np.float64)
-    signs.fill(0, s, np.empty(0))
+    signs = _Stream(key, step, "rademacher", np.dtype(np.float64), m, kind=KIND_PROJECTION,
+                    backend=backend)
+    xp = signs.backend.xp
+    s = xp.empty((1, m), dtype=np.float64)
+    signs.fill(0, s, xp.empty(0))
     # rows: the first k distinct values of words w_t mod m' (exactly uniform, m' a power
     # of 2), word t being word t % 4 of block (t // 4, 1, c2, c3)
     c2, c3 = _counter_words(step, KIND_PROJECTION)
@@ -725,21 +730,22 @@ class _Subspace:
     """The random subspace of one estimate: ``P = D H^T R^T / sqrt(k)`` restricted to the
     first ``d`` coordinates (an SRHT's transpose), ``E P P^T = I``; applied, never stored."""
 
-    def __init__(self, key: np.ndarray, step: int, d: int, k: int):
-        self.signs, self.rows, self.padded = _srht_parts(key, step, d, k)
+    def __init__(self, key: np.ndarray, step: int, d: int, k: int, backend: Any = None):
+        self.backend = _backend.cpu() if backend is None else backend
+        self.signs, rows, self.padded = _srht_parts(key, step, d, k, self.backend)
+        self.rows = self.backend.xp.asarray(rows)  # k indices: to the device, if any
         self.d, self.k = d, k
         self.scale = 1.0 / np.sqrt(k)
 
-    def lift(self, Z: np.ndarray) -> np.ndarray:
+    def lift(self, Z: Any) -> Any:
         """``Z @ P^T``: rows of ``Z`` ``(B, k)`` mapped to ``(B, d)``, in Z's dtype."""
-        from zoopt._cy import projection as kernels
-
-        Z = np.ascontiguousarray(Z)
-        out = np.empty((Z.shape[0], self.d), dtype=Z.dtype)
-        kernels.srht_lift_rows(Z, self.signs.astype(Z.dtype), self.rows, self.scale,
-                               self.padded, out, get_num_threads())
+        xp = self.backend.xp
+        Z = xp.ascontiguousarray(Z)
+        out = xp.empty((Z.shape[0], self.d), dtype=Z.dtype)
+        self.backend.projection.srht_lift_rows(Z, self.signs.astype(Z.dtype), self.rows,
+                                               self.scale, self.padded, out, get_num_threads())
         return out
 
-    def matrix(self) -> np.ndarray:
+    def matrix(self) -> Any:
         """``P`` itself, ``(d, k)`` (for tests and inspection)."""
-        return self.lift(np.eye(self.k)).T
+        return self.lift(self.backend.xp.eye(self.k)).T

@@ -276,26 +276,31 @@ class _Stream:
                                   start, threads_for(out.size))
 
 
-def _orthonormal_rows(G: np.ndarray) -> np.ndarray:
+def _orthonormal_rows(G: Any, xp: Any = np) -> Any:
     """Rows of ``G`` (float64, ``(n, d)``), in blocks of ``d``, made orthonormal by QR
     with ``diag(R) > 0``: the Haar-distributed frames of Gaussian blocks."""
     n, d = G.shape
-    V = np.empty_like(G)
-    for b0 in range(0, n, d):  # ceil(n / d) blocks, each one LAPACK call
-        Q, R = np.linalg.qr(G[b0 : b0 + d].T)
-        Q *= np.where(np.diagonal(R) < 0, -1.0, 1.0)
+    V = xp.empty_like(G)
+    for b0 in range(0, n, d):  # ceil(n / d) blocks, each one LAPACK (cuSOLVER) call
+        Q, R = xp.linalg.qr(G[b0 : b0 + d].T)
+        Q *= xp.where(xp.diagonal(R) < 0, -1.0, 1.0)
         V[b0 : b0 + d] = Q.T
     return V
 
 
-def _orthogonal(key: np.ndarray, step: int, n: int, d: int, dtype: np.dtype[Any]) -> np.ndarray:
-    """The ``"orthogonal"`` directions ``u_i = ||g_i|| v_i`` (see the module notes)."""
-    stream = _Stream(key, step, "normal", dtype, d)
-    G = np.empty((n, d), dtype=dtype)
-    stream.fill(0, G, np.empty(0, dtype=dtype))
+def _orthogonal(key: np.ndarray, step: int, n: int, d: int, dtype: np.dtype[Any],
+                backend: _backend.Backend | None = None) -> Any:
+    """The ``"orthogonal"`` directions ``u_i = ||g_i|| v_i`` (see the module notes), on
+    ``backend`` (the Gaussian blocks are the same bits on every backend; the QR is the
+    linear-algebra library's: LAPACK on the CPU, cuSOLVER on a GPU)."""
+    stream = _Stream(key, step, "normal", dtype, d, backend=backend)
+    xp = stream.backend.xp
+    G = xp.empty((n, d), dtype=dtype)
+    stream.fill(0, G, xp.empty(0, dtype=dtype))
     G64 = G.astype(np.float64, copy=False)
-    norms = np.sqrt(np.einsum("ij,ij->i", G64, G64))
-    U = _orthonormal_rows(G64)
+    norms = xp.sqrt((G64 * G64).sum(axis=1)) if xp is not np else np.sqrt(
+        np.einsum("ij,ij->i", G64, G64))
+    U = _orthonormal_rows(G64, xp)
     U *= norms[:, None]
     return U.astype(dtype, copy=False)
 
@@ -369,17 +374,12 @@ def directions(n_dirs: int, d: int, *, dist: str = "normal", rng: Any = None, st
         )
     be = _backend.cpu() if like is None else _backend.backend_of(like)
     if dist == "orthogonal":
-        if be.xp is not np:
-            raise ValueError(
-                "The 'dist' parameter of directions cannot be 'orthogonal' with a GPU 'like' "
-                "array yet (its QR runs on the host). Build them with like=None and move them."
-            )
         if start != 0:
             raise ValueError(
                 "The 'start' parameter of directions must be 0 with dist='orthogonal' (the "
                 f"directions of a block are orthogonalized together). Got start={start}."
             )
-        return _orthogonal(key_from_rng(rng, caller), step, n_dirs, d, dt)
+        return _orthogonal(key_from_rng(rng, caller), step, n_dirs, d, dt, be)
     stream = _Stream(key_from_rng(rng, caller), step, dist, dt, d, backend=be)
     out = be.xp.empty((n_dirs, d), dtype=dt)
     n_threads = get_num_threads()
