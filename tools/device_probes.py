@@ -49,6 +49,16 @@ def main(argv: list[str] | None = None) -> int:
         yp = cp.stack([yt, yt[::-1].copy()])
         mk.class_counts(yt, yp, cp.empty((2, 4), cp.int64), cp.empty((2, 4), cp.int64), 1)
         mk.confusion(yt, yp, cp.zeros((2, 4, 4), cp.int64), 1)
+        prj = _backend.cuda().projection
+        X = cp.linspace(-1, 1, 3 * 300).reshape(3, 300)
+        sg = cp.ones(300)
+        rows = cp.arange(0, 512, 8, dtype=cp.int64)
+        prj.srht_rows(X, sg, rows, 0.1, 512, cp.empty((3, 64)), 1)
+        prj.srht_lift_rows(cp.ones((3, 64)), sg, rows, 0.1, 512, cp.empty((3, 300)), 1)
+        pattern = prj.sparse_signs(1, 2, 3, 4, 40, 300, 1 << 29, 1)
+        prj.sparse_rows(X, *pattern, 0.5, cp.empty((3, 40)), 1)
+        prj.fwht_rows(cp.ones((5, 1024)), 1)
+        pk.row_score(z, cp.zeros(7, cp.int64), cp.ones(7), cp.empty((7, 5)), 1)
         cp.cuda.Device().synchronize()
         print("every kernel launched once")
         return 0

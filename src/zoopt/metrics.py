@@ -72,8 +72,8 @@ def _encode(yt: np.ndarray, yp: np.ndarray, extra: np.ndarray | None):
     backend = backend_of(yp)
     kernels, xp = backend.metrics, backend.xp
     yp2 = yp.reshape(-1, yt.size)
-    if extra is not None and xp is not np:
-        extra = xp.asarray(extra)  # the few labels the caller named, to the device
+    if extra is not None:
+        extra = xp.asarray(extra)  # the few labels the caller named (to the device, if any)
     parts = [yt, yp2] + ([] if extra is None else [extra])
     if all(p.dtype.kind in "biu" for p in parts):
         dt = np.int32 if yp2.dtype.itemsize <= 4 and yp2.dtype.kind != "u" else np.int64

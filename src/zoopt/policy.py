@@ -333,32 +333,20 @@ def _check_sigma(sigma: Any, d: int, dtype: np.dtype[Any], caller: str,
         if float(dtype.type(s)) == 0.0:
             raise ValueError(f"The 'sigma' parameter of {caller} rounds to 0 in {dtype}.")
         return float(dtype.type(s)), None
-    if backend is not None and backend.xp is not np:
-        check_same_backend(backend, sigma, "sigma", caller)
-        xp = backend.xp
-        if sigma.dtype.kind not in "iuf" or sigma.shape != (d,):
-            raise ValueError(
-                f"The 'sigma' parameter of {caller} must be a positive float or an array of "
-                f"shape ({d},). Got {sigma.dtype} of shape {sigma.shape} instead."
-            )
-        arr = sigma.astype(dtype)
-        if not bool((xp.isfinite(arr) & (arr > 0)).all()):
-            raise ValueError(f"The 'sigma' parameter of {caller} must be finite and > 0 in "
-                             "every coordinate.")
-        return 1.0, xp.ascontiguousarray(arr)
+    xp = np if backend is None else backend.xp
     if backend is not None:
         check_same_backend(backend, sigma, "sigma", caller)
-    arr = np.asarray(sigma)
+    arr = sigma if xp is not np else np.asarray(sigma)
     if arr.dtype.kind not in "iuf" or arr.shape != (d,):
         raise ValueError(
             f"The 'sigma' parameter of {caller} must be a positive float or an array of "
             f"shape ({d},). Got {arr.dtype} of shape {arr.shape} instead."
         )
     arr = arr.astype(dtype)
-    if not (np.isfinite(arr).all() and (arr > 0).all()):
+    if not bool((xp.isfinite(arr) & (arr > 0)).all()):
         raise ValueError(f"The 'sigma' parameter of {caller} must be finite and > 0 in every "
                          "coordinate.")
-    return 1.0, np.ascontiguousarray(arr)
+    return 1.0, xp.ascontiguousarray(arr)
 
 
 def _gaussian_baseline(util: np.ndarray, baseline: str | float, fx: float | None):

@@ -222,8 +222,8 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
         callback = check_callable(callback, "callback", caller)
     box = _check_bounds(bounds, d)
     backend = backend_of(x0a)
-    if box is not None and backend.xp is not np:
-        box = (backend.xp.asarray(box[0]), backend.xp.asarray(box[1]))  # explicit, once
+    if box is not None:  # on the backend of x0 (for a GPU x0: copied there once)
+        box = (backend.xp.asarray(box[0]), backend.xp.asarray(box[1]))
     if box is not None and bool(((x0a < box[0]) | (x0a > box[1])).any()):
         outside = (x0a < box[0]) | (x0a > box[1])
         bad = np.flatnonzero(backend.to_host(outside))
