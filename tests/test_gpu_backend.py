@@ -75,8 +75,9 @@ def test_numpy_arrays_use_the_compiled_cpu_kernels():
 
 
 def test_mixed_backends_raise_naming_the_argument():
-    pytest.importorskip("cupy")
-    gpu = _backend.cuda()  # builds the kernel set; touches no device
+    import types
+
+    gpu = _backend.Backend("cuda", types.ModuleType("device_arrays"), None)
     with pytest.raises(TypeError, match="'sigma' parameter of gaussian is a host"):
         _backend.check_same_backend(gpu, np.ones(3), "sigma", "gaussian")
 
@@ -426,3 +427,11 @@ def test_materialized_grad_through_cuda_kernels_equals_cpu(emulated_all, kw):
     assert launch["streams"].calls
     if "subspace" in kw:
         assert any(c.startswith("zo_srht_") for c in launch["projection"].calls)
+
+
+def test_cuda_backend_builds_without_a_device():
+    cupy = pytest.importorskip("cupy")
+    gpu = _backend.cuda()  # the kernel sets and launchers; nothing touches a device yet
+    assert gpu.xp is cupy
+    for kernels in (gpu.streams, gpu.policy, gpu.metrics, gpu.projection):
+        assert kernels.xp is cupy
