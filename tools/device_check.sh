@@ -13,6 +13,11 @@ mkdir -p "$OUT"
 summary="$OUT/summary.txt"
 : > "$summary"
 export ZOOPT_CACHE_DIR="$OUT/kernel-cache"
+# compute-sanitizer and nvcc usually live in the toolkit, off the default PATH
+for d in /usr/local/cuda/bin /usr/local/cuda/compute-sanitizer; do
+    [ -d "$d" ] && PATH="$PATH:$d"
+done
+export PATH
 start=$(date +%s)
 BUDGET=470
 

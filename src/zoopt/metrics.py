@@ -263,7 +263,7 @@ def f1_score(y_true: Any, y_pred: Any, *, average: str | None = "binary", pos_la
         return _shape(out, yp)
 
     if lab is not None:
-        ids = np.searchsorted(classes, lab)  # every label is among the classes
+        ids = np.searchsorted(classes, backend_of(lab).to_host(lab))  # all among the classes
         sel_tp, sel_pred, sel_true = tp[:, ids], pred[:, ids], true[ids]
         mask = np.ones(sel_tp.shape, dtype=bool)
     else:
@@ -279,8 +279,8 @@ def f1_score(y_true: Any, y_pred: Any, *, average: str | None = "binary", pos_la
         if lab is None:
             cols = np.flatnonzero(present.any(axis=0))
             f = f[:, cols]
-        return (f[0] if yp.ndim == 1
-                else backend_of(yp).xp.asarray(f.reshape(*yp.shape[:-1], f.shape[1])))
+        xp = backend_of(yp).xp
+        return xp.asarray(f[0] if yp.ndim == 1 else f.reshape(*yp.shape[:-1], f.shape[1]))
     ok = mask & ~np.isnan(f)
     if average == "macro":
         cnt = ok.sum(axis=1)

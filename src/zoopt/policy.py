@@ -463,7 +463,10 @@ def chain_linear(X: Any, g_z: Any, *, intercept: bool = False) -> Any:
     g_b : ndarray, shape (k,)
         ``g_z.sum(axis=0)``, only with ``intercept=True``.
     """
-    Xa, G = np.asarray(X), np.asarray(g_z)
+    xp = array_module(g_z)  # CuPy for the GPU gradients of output_space / categorical
+    check_same_backend(backend_of(g_z), X, "X", "chain_linear")
+    Xa = X if xp is not np else np.asarray(X)
+    G = g_z if xp is not np else np.asarray(g_z)
     for name, a in (("X", Xa), ("g_z", G)):
         if a.ndim != 2 or a.dtype.kind not in "biuf":
             raise ValueError(f"The {name!r} parameter of chain_linear must be a real 2-D "

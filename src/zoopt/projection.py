@@ -322,7 +322,7 @@ class _Projection:
                                  "or infinite entries).")
         else:
             if is_device_array(X):
-                return _check_device_X(X, caller)
+                return _check_shape(_check_device_X(X, caller), caller)
             X = np.asarray(X)
             if X.dtype.kind not in "biuf":
                 raise TypeError(f"The 'X' parameter of {caller} must be a real array. Got "
@@ -339,10 +339,7 @@ class _Projection:
                 raise ValueError(f"The 'X' parameter of {caller} must be finite (it has NaN "
                                  "or infinite entries).")
             X = np.ascontiguousarray(X)
-        if X.shape[0] < 1 or X.shape[1] < 1:
-            raise ValueError(f"The 'X' parameter of {caller} must have at least one sample "
-                             f"and one feature. Got shape {X.shape}.")
-        return X
+        return _check_shape(X, caller)
 
     def _check_eps(self, caller: str) -> float:
         eps = self.eps  # type: ignore[attr-defined]
@@ -386,11 +383,19 @@ class _Projection:
 def _on_backend(obj: Any, backend: Any, name: str, make: Any) -> Any:
     """``make()`` for ``backend``, made once per fitted projection and kept."""
     cache = obj.__dict__.setdefault("_device_cache", {})
-    key = (backend.name, name, getattr(obj, "n_components_", None),
+    device = backend.xp.cuda.Device().id if backend.xp is not np else None
+    key = (backend.name, device, name, getattr(obj, "n_components_", None),
            getattr(obj, "n_features_in_", None))
     if key not in cache:
         cache[key] = make()
     return cache[key]
+
+
+def _check_shape(X: Any, caller: str) -> Any:
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(f"The 'X' parameter of {caller} must have at least one sample and one "
+                         f"feature. Got shape {X.shape}.")
+    return X
 
 
 def _check_device_X(X: Any, caller: str) -> Any:

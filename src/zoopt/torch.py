@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import numbers
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -120,8 +121,8 @@ class ZOFunction:
     def _call(self, z: Any) -> Any:
         with torch.no_grad():
             y = self.fun(z)
-        if not isinstance(y, torch.Tensor):
-            y = torch.as_tensor(np.asarray(y))
+        if not isinstance(y, torch.Tensor):  # NumPy, CuPy (through DLPack), lists
+            y = torch.as_tensor(y if _backend.is_device_array(y) else np.asarray(y))
         if y.is_complex():
             raise TypeError(f"The function passed to zo_function must return real numbers. Got "
                             f"dtype {y.dtype}.")
@@ -362,7 +363,8 @@ def metric_loss(logits: Any, targets: Any, metric: str | Callable[..., Any] = "a
                 raise ValueError(f"The 'targets' parameter of {caller} must not require grad.")
             t = xp.from_dlpack(targets.detach().to(logits.device).contiguous())
         else:
-            t = xp.asarray(np.asarray(targets))  # the N labels, copied to the device once
+            with _cuda_context(logits.device):  # the N labels, copied to logits' device
+                t = xp.asarray(np.asarray(targets))
     else:
         t = _as_numpy(targets, "targets", caller)
     if t.dtype.kind not in "iu" or t.shape != (logits.shape[0],):
@@ -772,16 +774,24 @@ class ZOOptimizer(torch.optim.Optimizer):
             self._diffs = [float(x) for x in extra["diffs"]]
 
 
-def _cuda_context(device: Any) -> Any:
-    """CuPy on ``device`` and on torch's current stream there (a no-op for the CPU)."""
+@contextlib.contextmanager
+def _cuda_context(device: Any) -> Iterator[None]:
+    """CuPy on ``device`` and on torch's current stream there (nothing for the CPU)."""
     if device.type != "cuda":
-        return contextlib.nullcontext()
+        yield
+        return
     import cupy
 
-    stack = contextlib.ExitStack()
-    stack.enter_context(cupy.cuda.Device(device.index))
-    stack.enter_context(cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream))
-    return stack
+    with cupy.cuda.Device(device.index):
+        current = torch.cuda.current_stream(device)
+        if hasattr(cupy.cuda.Stream, "from_external") and hasattr(current, "__cuda_stream__"):
+            stream = cupy.cuda.Stream.from_external(current)  # the CUDA stream protocol
+        else:  # older CuPy or torch: by the raw handle (deprecated in CuPy 14)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                stream = cupy.cuda.ExternalStream(current.cuda_stream)
+        with stream:
+            yield
 
 
 def _tensor_backend(device: Any) -> Any:

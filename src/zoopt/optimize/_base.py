@@ -89,8 +89,11 @@ class _Negated:
     def __init__(self, fun: Callable[..., Any]):
         self.fun = fun
 
-    def __call__(self, X: np.ndarray) -> Any:
-        return -np.asarray(self.fun(X), dtype=np.float64)
+    def __call__(self, X: Any) -> Any:
+        out = self.fun(X)
+        if is_device_array(out):  # a GPU objective's values stay where they are
+            return -out.astype(np.float64)
+        return -np.asarray(out, dtype=np.float64)
 
 
 class Optimizer:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from zoopt._backend import backend_of
+from zoopt._backend import backend_of, is_device_array
 from zoopt._engine import make_probes
 from zoopt._validation import check_bool, check_callable, check_choice, check_int, check_point
 from zoopt.optimize._base import Optimizer, OptimizeResult
@@ -54,6 +54,8 @@ STATUS = {
 def _check_bounds(bounds: Any, d: int) -> tuple[np.ndarray, np.ndarray] | None:
     if bounds is None:
         return None
+    if is_device_array(bounds):  # d pairs of numbers: read here, then put beside x0
+        bounds = bounds.get()
     if hasattr(bounds, "lb") and hasattr(bounds, "ub"):  # scipy.optimize.Bounds
         lb, ub = np.asarray(bounds.lb, float), np.asarray(bounds.ub, float)
     else:
