@@ -353,3 +353,15 @@ def test_gpu_orthogonal_and_subspace_grad(cp):
     assert isinstance(U, cp.ndarray)
     np.testing.assert_allclose(U.get(), directions(50, 40, dist="orthogonal", rng=1),
                                rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.gpu
+def test_gpu_chain_linear(cp):
+    X = cp.asarray(np.random.default_rng(0).normal(size=(50, 3)))
+    g_z = zoopt.policy.output_space(lambda B: -((B - 1.0) ** 2).sum(axis=(1, 2)),
+                                    X @ cp.zeros((3, 2)), sigma=0.1, n_samples=64, rng=0)
+    gW = zoopt.policy.chain_linear(X, g_z)
+    assert isinstance(gW, cp.ndarray)
+    np.testing.assert_allclose(gW.get(), X.get().T @ g_z.get(), rtol=1e-12)
+    with pytest.raises(TypeError, match="'X' parameter of chain_linear is a host"):
+        zoopt.policy.chain_linear(X.get(), g_z)
