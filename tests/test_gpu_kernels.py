@@ -150,6 +150,8 @@ def test_sphere(gpu, n, d, dtype, key, step, i0, kind):
     gpu[kind].sq_norms(np.empty(0, dtype), sq, d, 0, k0, k1, c2, c3, i0, 1)
     cy.sq_norms(np.empty(0, dtype), want_sq, d, 0, k0, k1, c2, c3, i0, 1)
     assert_same_bits(sq, want_sq)
+    U = ref.directions(key, n, d, dist="normal", step=step, dtype=dtype, start=i0)
+    assert_same_bits(sq, np.array([ref.sq_norm(u) for u in U]))
 
 
 @settings(max_examples=60)
@@ -216,6 +218,8 @@ def test_spans(gpu, length, j_first, dist, dtype, key, step, kind, seed):
     cy.accumulate_span(w, want_acc, np.empty(0, dtype), DIST[dist], k0, k1, c2, c3, 5,
                        j_first, 1)
     assert_same_bits(acc, want_acc)
+    V = ref.directions(key, 4, j_first + length, dist=dist, step=step, dtype=dtype, start=5)
+    assert_same_bits(acc, ref.accumulate(w, V)[j_first:])
 
 
 def test_launchers_cover_partial_blocks(emu_lib):
@@ -332,8 +336,11 @@ def test_fwht(gpu_projection, rows, log_n, dtype, seed, kind):
     gpu_projection[kind].fwht_rows(got, 1)
     cy_projection.fwht_rows(want, 1)
     assert_same_bits(got, want)
-    if dtype == np.int64:
-        np.testing.assert_array_equal(got, ref.fwht_rows(a))
+    # integer-valued data: every sum is exact, so the matrix product of the twin is too
+    ints = gen.integers(-1000, 1000, (rows, n)).astype(dtype)
+    exact = ints.copy()
+    gpu_projection[kind].fwht_rows(exact, 1)
+    assert_same_bits(exact, ref.fwht_rows(ints))
 
 
 @settings(max_examples=40)
@@ -355,6 +362,15 @@ def test_srht_and_its_transpose(gpu_projection, rows, m, dtype, seed, kind):
     gpu_projection[kind].srht_lift_rows(Z, signs, sel, 0.3, padded, out, 1)
     cy_projection.srht_lift_rows(Z, signs, sel, 0.3, padded, want, 1)
     assert_same_bits(out, want)
+    # integer-valued data and scale 1: exact arithmetic, so the NumPy twins agree bit for bit
+    Xi = gen.integers(-50, 50, (rows, m)).astype(dtype)
+    out = np.empty((rows, k), dtype)
+    gpu_projection[kind].srht_rows(Xi, signs, sel, 1.0, padded, out, 1)
+    assert_same_bits(out, ref.srht_rows(Xi, signs, sel, 1.0, padded))
+    Zi = gen.integers(-50, 50, (rows, k)).astype(dtype)
+    out = np.empty((rows, m), dtype)
+    gpu_projection[kind].srht_lift_rows(Zi, signs, sel, 1.0, padded, out, 1)
+    assert_same_bits(out, ref.srht_lift_rows(Zi, signs, sel, 1.0, padded, m))
 
 
 @settings(max_examples=40)
@@ -378,6 +394,9 @@ def test_sparse_signs_and_rows(gpu_projection, n_rows, m, half, key, c2, n_x, dt
     gpu_projection[kind].sparse_rows(X, *want, 0.7, out, 1)
     cy_projection.sparse_rows(X, *want, 0.7, ref_out, 1)
     assert_same_bits(out, ref_out)
+    Xi = np.random.default_rng(seed).integers(-50, 50, (n_x, m)).astype(dtype)  # exact sums
+    gpu_projection[kind].sparse_rows(Xi, *want, 1.0, out, 1)
+    assert_same_bits(out, ref.sparse_rows(Xi, *want, 1.0, n_rows))
 
 
 # ---------------------------------------------------------------------------
