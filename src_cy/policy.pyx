@@ -6,7 +6,6 @@ element is owned by one thread and sums run in a fixed order, so results do
 not depend on the number of threads.
 """
 from cython.parallel cimport parallel, prange
-from libc.math cimport exp
 from libc.stdint cimport int32_t, int64_t, uint32_t
 from libc.stdlib cimport free, malloc
 
@@ -126,7 +125,8 @@ def row_score(const floating[:, ::1] logits, const int64_t[::1] labels,
 
     The gradient of ``coef[r] * log softmax(logits[r])[labels[r]]`` with
     respect to the logits; rows with ``coef[r] == 0`` are zero.  Softmax in
-    float64 with the row maximum subtracted.
+    float64 with the row maximum subtracted; ``exp`` is the header's
+    ``zo_exp_f64`` (not the C library's), so the CUDA kernel gives the same bits.
     """
     cdef Py_ssize_t R = logits.shape[0], V = logits.shape[1]
     cdef Py_ssize_t r, v
@@ -143,8 +143,8 @@ def row_score(const floating[:, ::1] logits, const int64_t[::1] labels,
                 mx = logits[r, v]
         total = 0.0
         for v in range(V):
-            total = total + exp(<double>logits[r, v] - mx)
+            total = total + zo_exp_f64(<double>logits[r, v] - mx)
         for v in range(V):
-            out[r, v] = <floating>(-cr * exp(<double>logits[r, v] - mx) / total)
+            out[r, v] = <floating>(-cr * zo_exp_f64(<double>logits[r, v] - mx) / total)
         out[r, labels[r]] = <floating>(
-            cr * (1.0 - exp(<double>logits[r, labels[r]] - mx) / total))
+            cr * (1.0 - zo_exp_f64(<double>logits[r, labels[r]] - mx) / total))

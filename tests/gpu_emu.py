@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from zoopt._gpu._cupy import grid_blocks
+
 ROOT = Path(__file__).resolve().parents[1]
 GPU_DIR = ROOT / "src" / "zoopt" / "_gpu"
 EMU_DIR = Path(__file__).resolve().parent / "gpu_emu"
@@ -80,8 +82,10 @@ class EmuLauncher:
                                 "device array or a typed NumPy scalar")
             keep.append(val)
             ptrs[i] = ctypes.cast(ctypes.pointer(val), ctypes.c_void_p)
-        blocks = max(1, min(-(-n_items // self.block), self.max_blocks))
+        blocks = grid_blocks(n_items, self.block, self.max_blocks)  # as the CuPy launcher
+        self.calls.append(name)
+        if not blocks:
+            return
         grid = (ctypes.c_uint * 3)(blocks, 1, 1)
         blk = (ctypes.c_uint * 3)(self.block, 1, 1)
         fn(grid, blk, ptrs)
-        self.calls.append(name)

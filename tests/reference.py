@@ -311,15 +311,16 @@ def categorical_score(labels, adv, probs, scale, dtype):
 
 
 def row_score(logits, labels, coef):
-    """coef[r] * (onehot(labels[r]) - softmax(logits[r])), softmax in float64."""
+    """coef[r] * (onehot(labels[r]) - softmax(logits[r])): softmax in float64 with the
+    header's exp_f64, the total summed left to right (as one thread does)."""
     z = logits.astype(np.float64)
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    p = e / e.sum(axis=1, keepdims=True)
-    onehot = np.zeros_like(p)
-    onehot[np.arange(len(labels)), labels] = 1.0
-    out = coef[:, None] * (onehot - p)
-    out[coef == 0] = 0.0
-    return out.astype(logits.dtype)
+    e = exp_f64(z - z.max(axis=1, keepdims=True))
+    total = np.cumsum(e, axis=1)[:, -1]
+    out = (-coef[:, None] * e / total[:, None]).astype(logits.dtype)
+    rows = np.arange(len(labels))
+    out[rows, labels] = (coef * (1.0 - e[rows, labels] / total)).astype(logits.dtype)
+    out[coef == 0] = 0
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -436,15 +437,3 @@ def sparse_rows(X, indptr, indices, signs, scale, k):
         out[:, i] = (X[:, indices[sl]].astype(np.float64) * signs[sl]).sum(axis=1)
     return (scale * out).astype(X.dtype)
 
-
-def row_score_device(logits, labels, coef):
-    """row_score as the CUDA kernel computes it: zoopt's exp_f64, sums in order."""
-    z = logits.astype(np.float64)
-    shifted = z - z.max(axis=1, keepdims=True)
-    e = exp_f64(shifted)
-    total = np.cumsum(e, axis=1)[:, -1]  # left to right, as one thread sums
-    out = (-coef[:, None] * e / total[:, None]).astype(logits.dtype)
-    rows = np.arange(len(labels))
-    out[rows, labels] = (coef * (1.0 - e[rows, labels] / total)).astype(logits.dtype)
-    out[coef == 0] = 0
-    return out

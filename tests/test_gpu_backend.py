@@ -93,13 +93,22 @@ def test_mixed_backends_raise_naming_the_argument():
 def test_cuda_kernel_set_has_the_cpu_signatures():
     import inspect
 
-    from zoopt._cy import streams
+    from zoopt._cy import metrics, policy, projection, streams
+    from zoopt._gpu._metrics import MetricKernels
+    from zoopt._gpu._policy import PolicyKernels
+    from zoopt._gpu._projection import ProjectionKernels
 
-    for name in ("philox4x32", "fill", "fill_sphere", "perturb", "accumulate", "fill_span",
-                 "accumulate_span", "sq_norms"):
-        cy_params = list(inspect.signature(getattr(streams, name)).parameters)
-        gpu_params = list(inspect.signature(getattr(StreamKernels, name)).parameters)[1:]
-        assert gpu_params == cy_params, name
+    pairs = [(streams, StreamKernels), (policy, PolicyKernels), (metrics, MetricKernels),
+             (projection, ProjectionKernels)]
+    for module, cls in pairs:
+        names = [n for n in dir(module) if not n.startswith("_") and callable(
+            getattr(module, n)) and n not in ("max_threads", "has_openmp")]
+        assert names, module.__name__
+        for name in names:
+            assert hasattr(cls, name), f"{cls.__name__} has no {name}"
+            cy_params = list(inspect.signature(getattr(module, name)).parameters)
+            gpu_params = list(inspect.signature(getattr(cls, name)).parameters)[1:]
+            assert gpu_params == cy_params, name
 
 
 # ---------------------------------------------------------------------------
@@ -135,14 +144,17 @@ def test_grad_through_cuda_kernels_equals_cpu(emulated, method, dist, dtype, d, 
        st.sampled_from(["mean", "rloo", "none"]))
 def test_gaussian_policy_through_cuda_kernels_equals_cpu(emulated, dtype, d, seed,
                                                          antithetic, per_coord, baseline):
-    backend, _ = emulated
+    backend, launcher = emulated
     mean = np.linspace(-1, 1, d).astype(dtype)
     sigma = np.linspace(0.05, 0.2, d) if per_coord else 0.1
     kw = dict(sigma=sigma, n_samples=16, antithetic=antithetic, baseline=baseline, rng=seed,
               log_sigma_grad=True)
     want = zoopt.policy.gaussian(quadratic, mean, **kw)
+    launcher.calls.clear()
     with _backend._override(backend):
         got = zoopt.policy.gaussian(quadratic, mean, **kw)
+    suffix = "f32" if dtype == np.float32 else "f64"
+    assert {f"zo_perturb_{suffix}", f"zo_accumulate_{suffix}"} <= set(launcher.calls)
     assert_same_bits(got[0], want[0])
     assert_same_bits(got[1], want[1])
 
@@ -151,22 +163,16 @@ def test_gaussian_policy_through_cuda_kernels_equals_cpu(emulated, dtype, d, see
 @pytest.mark.parametrize("dist", ["normal", "rademacher", "sphere"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_directions_like_through_cuda_kernels_equal_cpu(emulated, dist, dtype):
-    backend, _ = emulated
+    backend, launcher = emulated
     want = directions(9, 1031, dist=dist, rng=5, step=2, dtype=dtype, start=4)
+    launcher.calls.clear()
     with _backend._override(backend):
         got = directions(9, 1031, dist=dist, rng=5, step=2, dtype=dtype, start=4,
                          like=np.empty(0))
     assert_same_bits(got, want)
-
-
-@needs_cxx
-def test_coordinate_grad_through_the_backend_array_module(emulated):
-    backend, _ = emulated
-    x = np.linspace(-1, 1, 50)
-    want = zoopt.grad(quadratic, x, method="coordinate", batch_size=7)
-    with _backend._override(backend):
-        got = zoopt.grad(quadratic, x, method="coordinate", batch_size=7)
-    assert_same_bits(got, want)
+    suffix = "f32" if dtype == np.float32 else "f64"
+    assert f"zo_fill_{suffix}" in launcher.calls
+    assert (f"zo_sq_norms_{suffix}" in launcher.calls) == (dist == "sphere")
 
 
 @needs_cxx
@@ -181,7 +187,7 @@ def test_minimize_through_cuda_kernels_equals_cpu(emulated, method, tmp_path):
     with _backend._override(backend):
         got = zoopt.minimize(quadratic, x0, method=method, maxiter=6, rng=4,
                              bounds=box, checkpoint=str(tmp_path / "c.npz"))
-    assert launcher.calls, "the CUDA kernel set was not used"
+    assert {"zo_perturb_f64", "zo_accumulate_f64"} <= set(launcher.calls)
     assert_same_bits(got.x, want.x)
     assert_same_bits(got.x_mean, want.x_mean)
     assert got.fun == want.fun
@@ -322,7 +328,10 @@ def test_projections_through_cuda_kernels_equal_cpu(emulated_all, dtype):
             again = est.transform(X)  # the device copy of the parameters is reused
         assert_same_bits(got, want)
         assert_same_bits(again, want)
-        if cls is not projection.GaussianRandomProjection:
+        if cls is projection.GaussianRandomProjection:
+            # its device branch draws the matrix with the stream kernels: the same bits
+            assert_same_bits(est._fill(backend), est.components_)
+        else:
             assert launch["projection"].calls, cls.__name__
     want = projection.fwht(X[:, :256], norm="ortho")
     with _backend._override(backend):
@@ -333,28 +342,32 @@ def test_projections_through_cuda_kernels_equal_cpu(emulated_all, dtype):
 
 @needs_cxx
 def test_sphere_uniform_like_through_cuda_kernels_equals_cpu(emulated):
-    backend, _ = emulated
+    backend, launcher = emulated
     want = zoopt.sphere.uniform(50, 333, rng=2, dtype=np.float32)
+    launcher.calls.clear()
     with _backend._override(backend):
         got = zoopt.sphere.uniform(50, 333, rng=2, dtype=np.float32, like=np.empty(0))
     assert_same_bits(got, want)
+    assert {"zo_sq_norms_f32", "zo_fill_f32"} <= set(launcher.calls)
 
 
 @needs_cxx
 def test_output_space_through_cuda_kernels_equals_cpu(emulated):
-    backend, _ = emulated
+    backend, launcher = emulated
     Z = np.linspace(-1, 1, 60).reshape(20, 3)
 
     def reward(B):
         return -((B - 0.5) ** 2).sum(axis=(1, 2))
 
     want = zoopt.policy.output_space(reward, Z, sigma=0.1, n_samples=16, rng=0)
+    launcher.calls.clear()
     with _backend._override(backend):
         got = zoopt.policy.output_space(reward, Z, sigma=0.1, n_samples=16, rng=0)
     assert_same_bits(got, want)
+    assert {"zo_perturb_f64", "zo_accumulate_f64"} <= set(launcher.calls)
 
 
-def test_sequence_through_cuda_kernels_matches_its_twin(emulated_all):
+def test_sequence_through_cuda_kernels_equals_cpu(emulated_all):
     backend, launch = emulated_all
     gen = np.random.default_rng(4)
     z = gen.normal(size=(6, 5, 11))
@@ -362,10 +375,11 @@ def test_sequence_through_cuda_kernels_matches_its_twin(emulated_all):
     mask = (np.arange(5)[None, :] < gen.integers(1, 6, 6)[:, None]).astype(float)
     rewards = gen.normal(size=6)
     want = zoopt.policy.sequence(z, tokens, rewards, mask=mask)
+    launch["policy"].calls.clear()
     with _backend._override(backend):
         got = zoopt.policy.sequence(z, tokens, rewards, mask=mask)
-    assert "zo_row_score_f64" in launch["policy"].calls
-    np.testing.assert_allclose(got, want, rtol=8 * np.finfo(float).eps, atol=1e-15)
+    assert launch["policy"].calls == ["zo_row_score_f64"]
+    assert_same_bits(got, want)
 
 
 @needs_cxx
@@ -388,7 +402,7 @@ def test_zo_function_through_cuda_kernels_equals_cpu(emulated, batched, method):
 
     launcher.calls.clear()
     got = grad_of(True)
-    assert launcher.calls
+    assert ("zo_fill_f64" if batched else "zo_perturb_f64") in launcher.calls
     assert torch.equal(got, grad_of(False))
 
 

@@ -96,6 +96,11 @@ def _source_hash(name: str) -> str:
     return h.hexdigest()[:20]
 
 
+def grid_blocks(n_items: int, block: int, max_blocks: int) -> int:
+    """Blocks of a launch over ``n_items`` (0: no launch; the kernels loop over the rest)."""
+    return 0 if n_items <= 0 else min(-(-n_items // block), max_blocks)
+
+
 class CupyLauncher:
     """``launch(name, n_items, args)`` for the kernels of ``<source>.cu`` on the current
     CuPy device, on its current stream."""
@@ -123,7 +128,6 @@ class CupyLauncher:
         return self._functions[key]
 
     def __call__(self, name: str, n_items: int, args: tuple[Any, ...]) -> None:
-        if n_items <= 0:
-            return
-        blocks = min(-(-n_items // BLOCK), MAX_BLOCKS)
-        self.function(name)((blocks,), (BLOCK,), args)
+        blocks = grid_blocks(n_items, BLOCK, MAX_BLOCKS)
+        if blocks:
+            self.function(name)((blocks,), (BLOCK,), args)

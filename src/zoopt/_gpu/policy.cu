@@ -97,9 +97,8 @@ ZO_KERNEL void zo_categorical_score_f64(const int32_t *labels, const double *adv
 }
 
 /* out[r, v] = coef[r] (1[v = labels[r]] - softmax(logits[r])_v), softmax in float64 with
- * the row maximum subtracted.  exp is zoopt's zo_exp_f64 (the device's own exp would bring
- * FMA); the CPU kernel uses the C library's, so the two agree to rounding, not bit for
- * bit (both are within an ulp of e^x). */
+ * the row maximum subtracted; exp is the header's zo_exp_f64, as in the CPU kernel (the
+ * device's own exp would differ from it and bring FMA). */
 template <typename T>
 __device__ inline void zo_row_score_body(const T *logits, const int64_t *labels,
                                          const double *coef, T *out, int64_t R, int64_t V) {
