@@ -118,3 +118,16 @@ def test_cupy_like_input_is_refused_not_copied():
 def test_set_num_threads_validates():
     with pytest.raises(ValueError, match="'n' parameter of set_num_threads"):
         zoopt.set_num_threads(0)
+    from zoopt._threads import max_settable_threads
+
+    # thousands of threads made libgomp end the process, 2**31 broke every later call
+    for n in (3000, 100_000, 2**31, max_settable_threads() + 1):
+        with pytest.raises(ValueError, match="'n' parameter of set_num_threads"):
+            zoopt.set_num_threads(n)
+    try:
+        zoopt.set_num_threads(max_settable_threads())
+        g = zoopt.grad(lambda X: (X * X).sum(1), np.ones(40_000), n_dirs=2, rng=0)
+        assert g.shape == (40_000,)
+    finally:
+        zoopt.set_num_threads(None)
+    assert zoopt.get_num_threads() >= 1

@@ -6,11 +6,22 @@ speed does.
 
 from __future__ import annotations
 
+import os
+
 from zoopt._validation import check_int
 
 __all__ = ["get_num_threads", "set_num_threads"]
 
 _n_threads: int | None = None
+
+
+def max_settable_threads() -> int:
+    """The most threads :func:`set_num_threads` accepts: 8 per core, at most 1024.
+
+    More threads than that only oversubscribe the cores, and OpenMP runtimes fail
+    to create teams of a few thousand (libgomp ends the process).
+    """
+    return max(8, min(1024, 8 * (os.cpu_count() or 1)))
 
 
 def set_num_threads(n: int | None) -> None:
@@ -19,11 +30,12 @@ def set_num_threads(n: int | None) -> None:
     Parameters
     ----------
     n : int or None
-        At least 1; ``None`` restores the default (``OMP_NUM_THREADS`` or the
-        number of cores).
+        From 1 to 8 per core (at most 1024); ``None`` restores the default
+        (``OMP_NUM_THREADS`` or the number of cores).
     """
     global _n_threads
-    _n_threads = None if n is None else check_int(n, "n", "set_num_threads", low=1)
+    _n_threads = None if n is None else check_int(n, "n", "set_num_threads", low=1,
+                                                  high=max_settable_threads())
 
 
 def get_num_threads() -> int:
