@@ -4,7 +4,10 @@ perturbed probes, squared norms and the weighted sum of directions.
 Python validates and allocates; these functions fill ``out``.  Every output
 element is computed by exactly one thread from its counters alone, and sums run
 in a fixed order inside one thread, so results do not depend on the number of
-threads or on how the caller splits the directions into chunks.
+threads or on how the caller splits the directions into chunks.  Loops are
+scheduled dynamically (a thread takes the next tile when it is done), so a
+thread that the OS deschedules on a busy machine does not hold up the others;
+which thread computes a tile never changes its values.
 """
 from cython.parallel cimport parallel, prange
 from libc.stdint cimport int64_t, uint32_t
@@ -68,7 +71,7 @@ def philox4x32(const uint32_t[:, ::1] ctr, const uint32_t[:, ::1] key,
                uint32_t[:, ::1] out, int rounds, int n_threads):
     """Philox4x32 of each counter row with the matching key row."""
     cdef Py_ssize_t i, n = ctr.shape[0]
-    for i in prange(n, schedule="static", nogil=True, num_threads=n_threads):
+    for i in prange(n, schedule="dynamic", nogil=True, num_threads=n_threads):
         zo_philox4x32(&ctr[i, 0], &key[i, 0], rounds, &out[i, 0])
 
 
@@ -81,7 +84,7 @@ def fill(const floating[::1] scale, floating[:, ::1] out, int dist,
     cdef Py_ssize_t item, r, t, j, j0, m
     cdef bint scaled = scale.shape[0] > 0
     cdef floating s
-    for item in prange(n * ntiles, schedule="static", nogil=True,
+    for item in prange(n * ntiles, schedule="dynamic", nogil=True,
                        num_threads=n_threads):
         r = item // ntiles
         t = item - r * ntiles
@@ -104,7 +107,7 @@ def fill_sphere(floating[:, ::1] out, uint32_t k0, uint32_t k1, uint32_t c2, uin
     cdef Py_ssize_t r, t, j, j0, m
     cdef double total, v
     cdef floating s
-    for r in prange(n, schedule="static", nogil=True, num_threads=n_threads):
+    for r in prange(n, schedule="dynamic", nogil=True, num_threads=n_threads):
         total = 0.0
         for t in range(ntiles):
             j0 = t * ZO_TILE
@@ -141,7 +144,7 @@ def perturb(const floating[::1] x, floating sigma, const floating[::1] sigma_vec
     cdef int *failed = _flag()
     with nogil, parallel(num_threads=n_threads):
         buf = <floating *> malloc(ZO_TILE * sizeof(floating))
-        for item in prange(n * ntiles, schedule="static"):
+        for item in prange(n * ntiles, schedule="dynamic"):
             if buf == NULL:
                 failed[0] = 1
                 continue
@@ -194,7 +197,7 @@ def accumulate(const double[::1] w, const floating[::1] scale,
     cdef int *failed = _flag()
     with nogil, parallel(num_threads=n_threads):
         buf = <floating *> malloc(ZO_TILE * sizeof(floating))
-        for t in prange(ntiles, schedule="static"):
+        for t in prange(ntiles, schedule="dynamic"):
             if buf == NULL:
                 failed[0] = 1
                 continue
@@ -235,7 +238,7 @@ def fill_span(floating[::1] out, int dist, uint32_t k0, uint32_t k1, uint32_t c2
         return
     with nogil, parallel(num_threads=n_threads):
         buf = <floating *> malloc(ZO_TILE * sizeof(floating))
-        for t in prange(ntiles, schedule="static"):
+        for t in prange(ntiles, schedule="dynamic"):
             if buf == NULL:
                 failed[0] = 1
                 continue
@@ -267,7 +270,7 @@ def accumulate_span(const double[::1] w, double[::1] acc, const floating[::1] dt
         return
     with nogil, parallel(num_threads=n_threads):
         buf = <floating *> malloc(ZO_TILE * sizeof(floating))
-        for t in prange(ntiles, schedule="static"):
+        for t in prange(ntiles, schedule="dynamic"):
             if buf == NULL:
                 failed[0] = 1
                 continue
@@ -300,7 +303,7 @@ def sq_norms(floating[::1] dtype_of, double[::1] out, Py_ssize_t d, int dist,
     cdef int *failed = _flag()
     with nogil, parallel(num_threads=n_threads):
         buf = <floating *> malloc(ZO_TILE * sizeof(floating))
-        for i in prange(n, schedule="static"):
+        for i in prange(n, schedule="dynamic"):
             if buf == NULL:
                 failed[0] = 1
                 continue

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -134,3 +136,17 @@ def test_key_from_rng_follows_spec7():
     assert key_from_rng(None).tolist() != key_from_rng(None).tolist()
     with pytest.raises(TypeError, match=r"bool|int"):
         key_from_rng(True)
+
+
+def test_loading_the_kernels_makes_openmp_threads_sleep_unless_the_user_chose():
+    import subprocess
+    import sys
+
+    code = "import os, zoopt._cy; print(os.environ.get('OMP_WAIT_POLICY'))"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == "PASSIVE"
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "ACTIVE"
