@@ -323,3 +323,16 @@ def test_minimize_top_level_name():
         warnings.simplefilter("error")
         res = zoopt.minimize(sphere, np.ones(3), maxiter=3, rng=0)
     assert set(res) >= {"x", "fun", "nit", "nfev", "success", "status", "message", "x_mean"}
+
+
+def test_result_prints_short_and_keeps_its_data():
+    # the README's own call printed 1,923 lines (the state and the whole history)
+    res = zoopt.minimize(lambda X: (X * X).sum(1), np.ones(1000), maxiter=20, rng=0)
+    text = repr(res)
+    assert len(text.splitlines()) <= 16
+    assert "shape=(1000,)" in text
+    assert "t: 20" in text
+    assert res.history["fun"].shape == (20,)
+    assert res.state["m"].shape == (1000,)
+    small = repr(zoopt.minimize(lambda X: (X * X).sum(1), np.ones(3), maxiter=2, rng=0))
+    assert "array([" in small.splitlines()[0]  # short arrays in full

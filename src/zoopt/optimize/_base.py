@@ -51,9 +51,39 @@ class OptimizeResult(dict[str, Any]):
         width = max(len(k) for k in self) + 1
         lines = []
         for k, v in self.items():
-            text = repr(v).replace("\n", "\n" + " " * (width + 2))
+            text = _summary(v).replace("\n", "\n" + " " * (width + 2))
             lines.append(f"{k.rjust(width)}: {text}")
         return "\n".join(lines)
+
+
+def _summary(v: Any) -> str:
+    """A short text for a result field: long arrays by their ends and shape, dicts of
+    arrays (the state, the history) by their keys; the data itself stays in the result."""
+    if isinstance(v, dict):
+        inner = ", ".join(f"{k}: {_entry(a)}" for k, a in v.items())
+        return "{" + inner + "}"
+    return _brief(v, full_up_to=8)
+
+
+def _entry(a: Any) -> str:
+    shape = getattr(a, "shape", None)
+    if shape is None or getattr(a, "size", 2) <= 1:
+        return repr(a.item() if hasattr(a, "item") and getattr(a, "size", 0) == 1 else a)
+    return f"<{a.dtype} {shape}>"
+
+
+def _brief(v: Any, full_up_to: int = 0) -> str:
+    shape = getattr(v, "shape", None)
+    if shape is None or getattr(v, "size", 0) <= full_up_to:
+        text = repr(v)
+        return text if len(text) <= 80 or shape is None else f"array(shape={shape})"
+    kind = type(v).__module__.split(".")[0]
+    flat = v.reshape(-1)
+    ends = (f"[{', '.join(f'{float(a):.6g}' for a in flat[:3])}, ..., "
+            f"{', '.join(f'{float(a):.6g}' for a in flat[-3:])}]"
+            if v.dtype.kind in "biuf" and v.size > 6 else "")
+    where = "" if kind == "numpy" else f"{kind} "
+    return f"{where}array({ends}{', ' if ends else ''}shape={shape}, dtype={v.dtype})"
 
 
 class _Recorder:
