@@ -336,3 +336,20 @@ def test_result_prints_short_and_keeps_its_data():
     assert res.state["m"].shape == (1000,)
     small = repr(zoopt.minimize(lambda X: (X * X).sum(1), np.ones(3), maxiter=2, rng=0))
     assert "array([" in small.splitlines()[0]  # short arrays in full
+
+
+def test_checkpoint_refuses_another_rng_or_x0(tmp_path):
+    f = lambda X: (X * X).sum(1)  # noqa: E731
+    path = str(tmp_path / "run.npz")
+    first = zoopt.minimize(f, np.ones(5), method="es", maxiter=3, rng=0, checkpoint=path)
+    with pytest.raises(ValueError, match="made with another 'rng'"):
+        zoopt.minimize(f, np.ones(5), method="es", maxiter=6, rng=1, checkpoint=path)
+    with pytest.raises(ValueError, match="made from another 'x0'"):
+        zoopt.minimize(f, np.full(5, 2.0), method="es", maxiter=6, rng=0, checkpoint=path)
+    # rng=None continues whatever run the checkpoint holds; the same rng does too
+    cont = zoopt.minimize(f, np.ones(5), method="es", maxiter=4, rng=None, checkpoint=path)
+    assert cont.nit == 4
+    again = zoopt.minimize(f, np.ones(5), method="es", maxiter=5, rng=0, checkpoint=path)
+    full = zoopt.minimize(f, np.ones(5), method="es", maxiter=5, rng=0)
+    np.testing.assert_array_equal(again.x_mean, full.x_mean)
+    assert first.nit == 3

@@ -253,9 +253,11 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
     objective = fun if box is None else _Clipped(fun, box[0], box[1], vectorized)
     center = make_probes(objective, vectorized, nan_policy, caller, executor)
     loop = {"nit": 0, "nfev": 0, "best_f": np.inf, "best_x": opt.x.copy(),
+            "x0": backend.to_host(x0a).copy(),
             "fun_mean": np.nan, "history": []}
     if checkpoint is not None and os.path.exists(checkpoint):
-        _resume(checkpoint, opt, loop, method, d)
+        _resume(checkpoint, opt, loop, method, d,
+                None if rng is None else opt.key.copy(), backend.to_host(x0a))
 
     bar = None
     if progress:
@@ -353,11 +355,13 @@ def _save(path: str, opt: Optimizer, loop: dict[str, Any]) -> None:
                   loop_best_f=np.array(loop["best_f"], dtype=np.float64),
                   loop_best_x=np.asarray(opt.backend.to_host(loop["best_x"])),
                   loop_fun_mean=np.array(loop["fun_mean"], dtype=np.float64),
+                  loop_x0=np.asarray(loop["x0"]),
                   loop_history=np.array(loop["history"], dtype=np.float64).reshape(-1, 4))
     _save_atomic(path, arrays)
 
 
-def _resume(path: str, opt: Optimizer, loop: dict[str, Any], method: str, d: int) -> None:
+def _resume(path: str, opt: Optimizer, loop: dict[str, Any], method: str, d: int,
+            key: np.ndarray | None, x0: np.ndarray) -> None:
     try:
         with np.load(path, allow_pickle=False) as data:
             files = dict(data.items())
@@ -373,6 +377,17 @@ def _resume(path: str, opt: Optimizer, loop: dict[str, Any], method: str, d: int
     if np.asarray(state["x"]).shape != (d,):
         raise ValueError(f"The 'checkpoint' {path!r} is for dimension "
                          f"{np.asarray(state['x']).shape[0]}; this run has d = {d}.")
+    # a checkpoint continues one run: another seed or start is another run (a seed sweep
+    # over one path would otherwise repeat the first run)
+    if key is not None and "key" in state and not np.array_equal(
+            np.asarray(state["key"], dtype=np.uint32), key):
+        raise ValueError(f"The 'checkpoint' {path!r} of minimize was made with another 'rng' "
+                         "(its stream key differs from this call's). Pass the rng of that "
+                         "run, rng=None to continue it whatever it was, or another path.")
+    if "loop_x0" in files and not (np.asarray(files["loop_x0"]).shape == x0.shape and
+                                   np.array_equal(np.asarray(files["loop_x0"]), x0)):
+        raise ValueError(f"The 'checkpoint' {path!r} of minimize was made from another 'x0'. "
+                         "Pass the x0 of that run or another path.")
     opt.load_state_dict(state)
     loop["nit"] = int(files["loop_nit"])
     loop["nfev"] = int(files["loop_nfev"])
