@@ -353,3 +353,17 @@ def test_checkpoint_refuses_another_rng_or_x0(tmp_path):
     full = zoopt.minimize(f, np.ones(5), method="es", maxiter=5, rng=0)
     np.testing.assert_array_equal(again.x_mean, full.x_mean)
     assert first.nit == 3
+
+
+@pytest.mark.parametrize("method", ["es", "snes", "zo-adam", "spsa", "zo-sgd"])
+def test_errors_name_what_the_user_called(method):
+    bad = lambda X: X[:, :2]  # noqa: E731 - wrong output shape
+    with pytest.raises(ValueError, match=rf"objective passed to minimize\(method='{method}'\)"):
+        zoopt.minimize(bad, np.ones(4), method=method, maxiter=2, rng=0)
+    from zoopt.optimize._minimize import METHODS
+
+    cls = METHODS[method]
+    with pytest.raises(ValueError, match=rf"objective passed to {cls.__name__}\.step"):
+        cls(np.ones(4), rng=0).step(bad)
+    with pytest.raises(ValueError, match="objective passed to gaussian must"):
+        zoopt.policy.gaussian(bad, np.ones(4), sigma=0.1, n_samples=4)  # outside: its own

@@ -3,8 +3,10 @@ the function, what was expected and what was given)."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import numbers
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -133,3 +135,23 @@ def check_point(x: Any, name: str, caller: str) -> Any:
             f"indices {first.tolist()}{' ...' if bad.size > 5 else ''}."
         )
     return xp.ascontiguousarray(arr)
+
+
+# The name errors give for the estimators: their own, or what the user called when an
+# optimizer runs them (``minimize(method='es')`` rather than the internal ``gaussian``).
+_CALLER: contextvars.ContextVar[str | None] = contextvars.ContextVar("zoopt_caller",
+                                                                     default=None)
+
+
+def caller_name(own: str) -> str:
+    return _CALLER.get() or own
+
+
+@contextlib.contextmanager
+def called_as(name: str) -> Iterator[None]:
+    """Inside the block, the estimators name ``name`` in their errors."""
+    token = _CALLER.set(name)
+    try:
+        yield
+    finally:
+        _CALLER.reset(token)

@@ -32,6 +32,7 @@ from zoopt._engine import (
 )
 from zoopt._result import EstimateInfo
 from zoopt._validation import (
+    caller_name,
     check_bool,
     check_callable,
     check_choice,
@@ -192,7 +193,7 @@ def grad(fun: Callable[..., Any], x: Any, *, method: str = "central", dist: str 
     >>> bool(np.allclose(g, 2.0, atol=0.3))
     True
     """
-    caller = "grad"
+    caller = caller_name("grad")
     fun = check_callable(fun, "fun", caller)
     x = check_point(x, "x", caller)
     method = check_choice(method, "method", caller, METHODS)

@@ -43,6 +43,7 @@ from zoopt._engine import make_probes, replace_nonfinite, weighted_sum
 from zoopt._result import PolicyInfo
 from zoopt._threads import get_num_threads
 from zoopt._validation import (
+    caller_name,
     check_bool,
     check_callable,
     check_choice,
@@ -248,7 +249,7 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
     >>> bool(np.allclose(g, 2.0, atol=0.5))
     True
     """
-    caller = "gaussian"
+    caller = caller_name("gaussian")
     fun = check_callable(fun, "fun", caller)
     mean = check_point(mean, "mean", caller)
     backend = backend_of(mean)

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from zoopt._backend import backend_of, is_device_array
-from zoopt._validation import check_choice, check_point
+from zoopt._validation import called_as, check_choice, check_point
 from zoopt.random import _MAX_STEP, _StreamKey, directions, key_from_rng
 
 __all__ = ["OptimizeResult", "Optimizer"]
@@ -146,6 +146,7 @@ class Optimizer:
         self.key = key_from_rng(rng, caller)
         self.t = 0
         self._pending: tuple[int, int] | None = None  # (step, number of probes) of ask()
+        self._caller = f"{caller}.step"  # the name errors of the estimators give
         self.last: dict[str, Any] = {}
 
     # -- what subclasses implement -----------------------------------------
@@ -167,8 +168,9 @@ class Optimizer:
         if self.t > _MAX_STEP:
             raise OverflowError(f"{type(self).__name__} ran out of stream steps.")
         nan_policy = check_choice(nan_policy, "nan_policy", "step", ("raise", "worst"))
-        est, info = self._estimate(fun, vectorized=vectorized, batch_size=batch_size,
-                                   executor=executor, nan_policy=nan_policy)
+        with called_as(self._caller):
+            est, info = self._estimate(fun, vectorized=vectorized, batch_size=batch_size,
+                                       executor=executor, nan_policy=nan_policy)
         self._apply(est)
         self.t += 1
         self._pending = None
@@ -178,8 +180,9 @@ class Optimizer:
         """The probes of the next step, shape ``(B, d)``: evaluate them and pass
         the values to :meth:`tell`, in the same order."""
         rec = _Recorder()
-        self._estimate(rec, vectorized=True, batch_size=None, executor=None,
-                       nan_policy="raise")
+        with called_as(self._caller):
+            self._estimate(rec, vectorized=True, batch_size=None, executor=None,
+                           nan_policy="raise")
         points = self.xp.concatenate(rec.points)
         self._pending = (self.t, len(points))
         return points

@@ -249,6 +249,7 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
         expected = maxiter if maxiter is not None else int(maxfev or 0) // per_step
         kwargs["A"] = 0.1 * max(1, expected)
     opt = cls(x0a, rng=rng, **kwargs)
+    opt._caller = f"minimize(method={method!r})"
 
     objective = fun if box is None else _Clipped(fun, box[0], box[1], vectorized)
     center = make_probes(objective, vectorized, nan_policy, caller, executor)
