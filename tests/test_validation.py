@@ -131,3 +131,16 @@ def test_set_num_threads_validates():
     finally:
         zoopt.set_num_threads(None)
     assert zoopt.get_num_threads() >= 1
+
+
+def test_silent_acceptances_are_refused():
+    with pytest.raises(TypeError, match="'dtype' parameter of directions must be float32"):
+        zoopt.random.directions(2, 3, dtype="float23")
+    f = lambda X: (X * X).sum(1)  # noqa: E731
+    with pytest.raises(ValueError, match="'sigma' parameter of gaussian must be representable"):
+        zoopt.policy.gaussian(f, np.ones(3, np.float32), sigma=1e39, n_samples=4)
+    with pytest.raises(ValueError, match=r"'sigma' parameter of ES\.step must be representable"):
+        zoopt.optimize.ES(np.ones(3, np.float32), sigma=1e39).step(f)
+    with pytest.raises(ValueError, match="'temperature' parameter of categorical"):
+        zoopt.policy.categorical(np.zeros((2, 3)), lambda Y: Y.sum(1).astype(float),
+                                 n_samples=2, temperature=1e-310)

@@ -96,7 +96,9 @@ def check_float_dtype(dtype: Any, name: str, caller: str) -> np.dtype[Any]:
         dt = np.dtype(dtype)
     except TypeError:
         dt = None
-    if dt not in _FLOAT_DTYPES:
+    # ``dt is None`` first: NumPy compares None equal to float64, so an unparseable
+    # string ("float23") would pass the membership test
+    if dt is None or dt not in _FLOAT_DTYPES:
         raise TypeError(
             f"The {name!r} parameter of {caller} must be float32 or float64. "
             f"Got {_fmt(dtype)} instead."

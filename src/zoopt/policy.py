@@ -331,9 +331,12 @@ def _check_sigma(sigma: Any, d: int, dtype: np.dtype[Any], caller: str,
     on the backend of the mean."""
     if isinstance(sigma, numbers.Real) and not isinstance(sigma, bool | np.bool_):
         s = check_positive_float(sigma, "sigma", caller)
-        if float(dtype.type(s)) == 0.0:
-            raise ValueError(f"The 'sigma' parameter of {caller} rounds to 0 in {dtype}.")
-        return float(dtype.type(s)), None
+        with np.errstate(over="ignore"):
+            rounded = float(dtype.type(s))
+        if rounded == 0.0 or not np.isfinite(rounded):
+            raise ValueError(f"The 'sigma' parameter of {caller} must be representable in "
+                             f"{dtype}; {sigma!r} rounds to {rounded!r}.")
+        return rounded, None
     xp = np if backend is None else backend.xp
     if backend is not None:
         check_same_backend(backend, sigma, "sigma", caller)
@@ -601,6 +604,9 @@ def categorical(logits: Any, reward: Callable[..., Any], *, n_samples: int,
     S = check_int(n_samples, "n_samples", caller, low=1, high=(1 << 32) - 1)
     baseline = _check_baseline(baseline, caller, DISCRETE_BASELINES)
     tau = check_positive_float(temperature, "temperature", caller)
+    if not np.isfinite(1.0 / tau):
+        raise ValueError(f"The 'temperature' parameter of {caller} must have a finite "
+                         f"inverse (1 / temperature overflows). Got {temperature!r}.")
     step = _check_step(step, caller)
     return_info = check_bool(return_info, "return_info", caller)
     if baseline == "rloo" and S < 2:
