@@ -25,13 +25,19 @@ def test_directions_match_reference_bitwise(n, d, dist, dtype, seed, step, start
 
 @given(dims, dists, float_dtypes, seeds)
 def test_directions_independent_of_thread_count(d, dist, dtype, seed):
+    from zoopt import _threads
+
+    small = _threads._SMALL_WORK
     try:
+        _threads._SMALL_WORK = 0  # small calls use the threads asked for, not one
         zoopt.set_num_threads(1)
         one = directions(5, d, dist=dist, rng=seed, dtype=dtype)
         zoopt.set_num_threads(2)
+        assert _threads.threads_for(5 * d) == 2
         two = directions(5, d, dist=dist, rng=seed, dtype=dtype)
     finally:
         zoopt.set_num_threads(None)
+        _threads._SMALL_WORK = small
     np.testing.assert_array_equal(one, two)
 
 
