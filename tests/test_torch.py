@@ -327,3 +327,9 @@ def test_review_zo_function_outputs():
     with pytest.raises(ValueError, match="representable"):
         zo_function(lambda z: z, sigma=1e39, rng=0)(torch.ones(2, 2, requires_grad=True)).sum(
         ).backward()
+
+
+def test_zooptimizer_refuses_a_parameter_listed_twice():
+    w = torch.nn.Parameter(torch.ones(5))
+    with pytest.raises(ValueError, match="same tensor twice"):
+        ZOOptimizer([w, w], lr=0.1, rng=0)

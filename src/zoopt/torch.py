@@ -803,10 +803,17 @@ def _tensor_backend(device: Any) -> Any:
 
 
 def _check_group(group: dict[str, Any], caller: str) -> None:
+    seen: set[tuple[Any, int]] = set()
     for p in group["params"]:
         _check_tensor(p, "params", caller, _PARAM_DTYPES, cuda=True)
         if not p.is_contiguous():
             raise ValueError(f"{caller}: parameters must be contiguous tensors.")
+        # a tensor listed twice would be shifted twice per probe: no exact restore
+        where = (p.device, p.data_ptr())
+        if p.numel() and where in seen:
+            raise ValueError(f"The 'params' of {caller} list the same tensor twice; list "
+                             "each parameter once.")
+        seen.add(where)
     betas = group.get("betas", (0.9, 0.999))
     ok = (isinstance(betas, tuple | list) and len(betas) == 2
           and all(isinstance(b, numbers.Real) and 0.0 <= float(b) < 1.0 for b in betas))
