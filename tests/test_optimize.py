@@ -367,3 +367,18 @@ def test_errors_name_what_the_user_called(method):
         cls(np.ones(4), rng=0).step(bad)
     with pytest.raises(ValueError, match="objective passed to gaussian must"):
         zoopt.policy.gaussian(bad, np.ones(4), sigma=0.1, n_samples=4)  # outside: its own
+
+
+def test_a_bad_checkpoint_path_fails_before_the_run(tmp_path):
+    calls = []
+
+    def f(X):
+        calls.append(len(X))
+        return (X * X).sum(1)
+
+    for bad in (str(tmp_path / "missing" / "run.npz"), str(tmp_path)):
+        with pytest.raises(ValueError, match="'checkpoint' parameter of minimize"):
+            zoopt.minimize(f, np.ones(3), maxiter=5, rng=0, checkpoint=bad)
+    with pytest.raises(TypeError, match="'checkpoint' parameter of minimize must be a path"):
+        zoopt.minimize(f, np.ones(3), maxiter=5, rng=0, checkpoint=3)
+    assert calls == []  # nothing was evaluated

@@ -100,6 +100,20 @@ def _wants_result(callback: Callable[..., Any]) -> bool:
     return params == ["intermediate_result"]
 
 
+def _check_checkpoint_path(path: Any) -> None:
+    """Fail before the run, not after it, when the checkpoint cannot be written."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"The 'checkpoint' parameter of minimize must be a path (str or "
+                        f"os.PathLike). Got {type(path).__name__} instead.")
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValueError(f"The 'checkpoint' parameter of minimize must name a file; "
+                         f"{os.fspath(path)!r} is a directory.")
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise ValueError(f"The 'checkpoint' parameter of minimize names a file in {folder!r}, "
+                         "which does not exist or cannot be written.")
+
+
 def _save_atomic(path: str, arrays: dict[str, np.ndarray]) -> None:
     """Write to a temporary file in the same folder, then rename over ``path``:
     a crash while writing leaves the previous checkpoint whole."""
@@ -220,6 +234,8 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
     eval_mean = check_bool(eval_mean, "eval_mean", caller)
     nan_policy = check_choice(nan_policy, "nan_policy", caller, ("raise", "worst"))
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every", caller, low=1)
+    if checkpoint is not None:
+        _check_checkpoint_path(checkpoint)
     if callback is not None:
         callback = check_callable(callback, "callback", caller)
     box = _check_bounds(bounds, d)
