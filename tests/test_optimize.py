@@ -179,7 +179,7 @@ def test_stopping_rules():
     res = minimize(sphere, np.ones(3), maxiter=7, rng=0)
     assert res.status == 2
     assert res.nit == 7
-    assert res.nfev == 7 * (2 * 16 + 1)
+    assert res.nfev == 1 + 7 * (2 * 16 + 1)  # x0, then 7 steps of 32 probes and the mean
 
 
 def test_keyboard_interrupt_returns_best_so_far():
@@ -382,3 +382,17 @@ def test_a_bad_checkpoint_path_fails_before_the_run(tmp_path):
     with pytest.raises(TypeError, match="'checkpoint' parameter of minimize must be a path"):
         zoopt.minimize(f, np.ones(3), maxiter=5, rng=0, checkpoint=3)
     assert calls == []  # nothing was evaluated
+
+
+@pytest.mark.parametrize("method", ["zo-sgd", "zo-adam", "es", "spsa", "snes"])
+def test_result_is_never_worse_than_x0(method):
+    # snes returned a point worse than x0 (x0 was never evaluated); maxiter=0 gave nan
+    x0 = np.linspace(-1, 1, 50)
+    f0 = float(sphere(x0[None, :])[0])
+    res = minimize(sphere, x0, method=method, maxiter=3, rng=0,
+                   options={"lr": 5.0} if method in ("zo-sgd", "zo-adam", "es") else None)
+    assert res.fun <= f0
+    zero = minimize(sphere, x0, method=method, maxiter=0, rng=0)
+    assert zero.fun == f0
+    assert zero.nfev == 1
+    np.testing.assert_array_equal(zero.x, x0)

@@ -189,8 +189,9 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
     vectorized, batch_size, nan_policy
         As in :func:`zoopt.grad`.
     eval_mean : bool, optional
-        Evaluate the optimizer's point after each step (one evaluation per
-        step; default True): it is a candidate for the best point and gives
+        Evaluate ``x0`` before the first step and the optimizer's point after
+        each step (one evaluation each; default True): they are candidates for
+        the best point, so ``res.fun`` is never worse than ``f(x0)``, and give
         ``fun_mean``.
 
     Returns
@@ -268,7 +269,7 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
     opt._caller = f"minimize(method={method!r})"
 
     objective = fun if box is None else _Clipped(fun, box[0], box[1], vectorized)
-    center = make_probes(objective, vectorized, nan_policy, caller, executor)
+    center = make_probes(objective, vectorized, nan_policy, opt._caller, executor)
     loop = {"nit": 0, "nfev": 0, "best_f": np.inf, "best_x": opt.x.copy(),
             "x0": backend.to_host(x0a).copy(),
             "fun_mean": np.nan, "history": []}
@@ -293,6 +294,12 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
             loop["best_x"] = x if box is None else x.clip(box[0], box[1]).astype(x.dtype)
 
     try:
+        if eval_mean and loop["nit"] == 0 and loop["nfev"] == 0:
+            # x0 is a candidate too: the result is never worse than the start
+            f0 = center.center(opt.x)
+            loop["nfev"] += 1
+            loop["fun_mean"] = f0
+            improve(f0, opt.x.copy())
         while True:
             if target is not None and loop["best_f"] <= target:
                 status = 0
