@@ -156,6 +156,10 @@ class Optimizer:
     def _apply(self, est: Any) -> None:
         raise NotImplementedError
 
+    def evals_per_step(self) -> int:
+        """Objective evaluations the next :meth:`step` makes."""
+        raise NotImplementedError
+
     # -- the loop ------------------------------------------------------------
     @property
     def _rng(self) -> _StreamKey:

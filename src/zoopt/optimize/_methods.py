@@ -60,6 +60,9 @@ class _GradMethod(Optimizer):
         self.method = check_choice(method, "method", caller, ("central", "forward"))
         self.dist = check_choice(dist, "dist", caller, ("normal", "rademacher", "sphere"))
 
+    def evals_per_step(self) -> int:
+        return 2 * self.n_dirs if self.method == "central" else self.n_dirs + 1
+
     def _estimate(self, fun: Any, **kw: Any) -> tuple[Any, Any]:
         g, info = grad(fun, self.x, method=self.method, dist=self.dist, sigma=self.sigma,
                        n_dirs=self.n_dirs, rng=self._rng, step=self.t, return_info=True, **kw)
@@ -221,6 +224,9 @@ class ES(Optimizer):
         self.v = self.xp.zeros_like(self.m)
         self.vmax = self.xp.zeros_like(self.m)
 
+    def evals_per_step(self) -> int:
+        return self.popsize
+
     def _estimate(self, fun: Any, **kw: Any) -> tuple[Any, Any]:
         g, info = policy.gaussian(fun, self.x, sigma=self.sigma, n_samples=self.popsize,
                                   antithetic=True, shaping="centered_ranks", baseline="none",
@@ -283,6 +289,9 @@ class SPSA(Optimizer):
         self.initial_step = (0.1 * scale if initial_step is None
                              else check_positive_float(initial_step, "initial_step", "SPSA"))
 
+    def evals_per_step(self) -> int:
+        return 2 * (self.calib_dirs if self.a is None else self.n_dirs)
+
     def _estimate(self, fun: Any, **kw: Any) -> tuple[Any, Any]:
         ck = self.c / (self.t + 1) ** self.gamma
         n = self.calib_dirs if self.a is None else self.n_dirs
@@ -344,6 +353,9 @@ class SNES(Optimizer):
         self.lr_mean = check_positive_float(lr_mean, "lr_mean", "SNES")
         self.lr_sigma = ((3 + math.log(d)) / (5 * math.sqrt(d)) if lr_sigma is None
                          else check_positive_float(lr_sigma, "lr_sigma", "SNES"))
+
+    def evals_per_step(self) -> int:
+        return self.popsize
 
     def _estimate(self, fun: Any, **kw: Any) -> tuple[Any, Any]:
         g_mean, g_ls, info = policy.gaussian(

@@ -300,6 +300,8 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
             loop["nfev"] += 1
             loop["fun_mean"] = f0
             improve(f0, opt.x.copy())
+            if bar is not None and maxiter is None:
+                bar.update(1)
         while True:
             if target is not None and loop["best_f"] <= target:
                 status = 0
@@ -307,7 +309,9 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
             if maxiter is not None and loop["nit"] >= maxiter:
                 status = 2
                 break
-            if maxfev is not None and loop["nfev"] >= maxfev:
+            # a budget is a budget: a step that would pass it is not started
+            if maxfev is not None and (
+                    loop["nfev"] + opt.evals_per_step() + int(eval_mean) > maxfev):
                 status = 1
                 break
             info = opt.step(objective, vectorized=vectorized, batch_size=batch_size,
