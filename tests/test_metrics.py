@@ -145,3 +145,26 @@ def test_integer_dtypes_and_many_classes(dtype, C):
         ref = [_sk(sk.f1_score, yt, r, average=avg) for r in yp]
         np.testing.assert_allclose(metrics.f1_score(yt, yp, average=avg), ref, rtol=1e-14)
     np.testing.assert_array_equal(metrics.accuracy(yt, yp), [sk.accuracy_score(yt, r) for r in yp])
+
+
+def test_work_follows_the_input_not_the_label_values():
+    # labels [0, 4_000_000]: the counts were sized by the label (16.5 GB, 108 s)
+    gen = np.random.default_rng(0)
+    yt = np.array([0, 4_000_000])
+    yp = gen.choice(yt, size=(100, 2))
+    _, _, classes = metrics._encode(yt, yp, None)
+    assert classes.size == 2  # two classes counted, not 4,000,001
+    got = metrics.f1_score(yt, yp, average="macro")
+    small = metrics.f1_score((yt > 0).astype(int), (yp > 0).astype(int), average="macro")
+    np.testing.assert_array_equal(got, small)
+    # small non-negative ids are still used as they are
+    assert metrics._encode(np.array([0, 3]), np.array([[1, 2]]), None)[2].size == 4
+
+
+def test_mixed_object_labels_are_refused():
+    with pytest.raises(TypeError, match="mixes string and non-string labels"):
+        metrics.f1_score(np.array([1, "1"], dtype=object), np.array([1, 1], dtype=object))
+    with pytest.raises(TypeError, match="holds None labels"):
+        metrics.accuracy(np.array([1, None], dtype=object), np.array([1, 1]))
+    objs = np.array([1, 2, 2], dtype=object)  # one type: labels as given
+    assert metrics.accuracy(objs, np.array([1, 2, 1])) == pytest.approx(2 / 3)

@@ -46,7 +46,14 @@ def _labels_array(y: Any, name: str, caller: str) -> Any:
         raise TypeError(f"The {name!r} parameter of {caller} must hold integer, bool or "
                         f"string labels. Got dtype {a.dtype}.")
     if a.dtype.kind == "O":
-        a = a.astype(str)
+        flat = a.ravel().tolist()
+        if any(v is None for v in flat):
+            raise TypeError(f"The {name!r} parameter of {caller} holds None labels.")
+        strings = {isinstance(v, str) for v in flat}
+        if len(strings) > 1:  # 1 and "1" are different labels, not one
+            raise TypeError(f"The {name!r} parameter of {caller} mixes string and "
+                            "non-string labels; use one type.")
+        a = a.astype(str) if strings == {True} else np.asarray(flat).reshape(a.shape)
     return a
 
 
@@ -82,7 +89,11 @@ def _encode(yt: np.ndarray, yp: np.ndarray, extra: np.ndarray | None):
         for p in (yt, extra):
             if p is not None:
                 lo, hi = min(lo, int(p.min())), max(hi, int(p.max()))
-        if lo >= 0 and hi < _DIRECT_MAX:
+        # labels as ids directly only when the id range is about the size of the input:
+        # the counts are (P, hi + 1), so a label 4,000,000 among a few would size the work
+        # by the label, not by the data
+        n_in = sum(int(p.size) for p in parts)
+        if lo >= 0 and hi < _DIRECT_MAX and hi < max(1024, 4 * n_in):
             return yt.astype(dt), yp_c, np.arange(hi + 1)
     classes = xp.unique(xp.concatenate([xp.unique(p) for p in parts]))
     yt_ids = xp.searchsorted(classes, yt).astype(np.int32)
