@@ -4,11 +4,9 @@ import os
 
 # OpenMP threads that finish a kernel sleep instead of spinning (unless the user chose):
 # spinning threads take the cores from whatever else runs beside zoopt (BLAS, torch,
-# other processes).  Measured on 2 cores, grad at d = 1e6 with 128 directions, with
-# dynamic scheduling: 499-540 ms quiet either way; with one busy process beside it
-# 662-705 ms passive against 924-1010 ms spinning (one thread: 694-961 ms).  It takes
-# effect if the OpenMP runtime starts with these modules (not if another library
-# started it first).
+# other processes); with one busy process beside it, passive waiting was the faster
+# policy in measurements on 2 cores.  It takes effect if the OpenMP runtime starts with
+# these modules (not if another library started it first).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:
