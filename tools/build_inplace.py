@@ -2,7 +2,7 @@
 setuptools: Cython to C, then the C compiler, all extensions in parallel.
 
 For machines that cannot run an isolated pip build (no package registry, an old
-or missing setuptools): ``python tools/build_inplace.py``, then use zoopt with
+or missing setuptools): ``python tools/build_inplace.py [module ...]``, then use zoopt with
 ``PYTHONPATH=src``.  The compiler flags and Cython directives are those of
 setup.py (the tests check that the two agree).
 """
@@ -37,15 +37,21 @@ def build(module: str, build_dir: Path, cc: str) -> Path:
     return target
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     cc = os.environ.get("CC", "gcc")
+    modules = argv or MODULES
+    unknown = sorted(set(modules) - set(MODULES))
+    if unknown:
+        print(f"build_inplace: unknown modules {unknown}; expected some of {MODULES}",
+              file=sys.stderr)
+        return 2
     build_dir = ROOT / "build" / "inplace"
     build_dir.mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(len(MODULES)) as pool:
-        for path in pool.map(lambda m: build(m, build_dir, cc), MODULES):
+    with ThreadPoolExecutor(len(modules)) as pool:
+        for path in pool.map(lambda m: build(m, build_dir, cc), modules):
             print(f"built {path.relative_to(ROOT)}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
