@@ -20,6 +20,7 @@ TASKS = {
     "projection": "zoopt._bench.projection",
     "torch": "zoopt._bench.torch",
     "gpu": "zoopt._bench.gpu",
+    "threads": "zoopt._bench.threads",
 }
 
 
