@@ -1,14 +1,7 @@
 """Compiled kernels (built from ``src_cy/``)."""
 
-import os
-
-# OpenMP threads that finish a kernel sleep instead of spinning (unless the user chose):
-# spinning threads take the cores from whatever else runs beside zoopt (BLAS, torch,
-# other processes); with one busy process beside it, passive waiting was the faster
-# policy in measurements on 2 cores.  It takes effect if the OpenMP runtime starts with
-# these modules (not if another library started it first).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
+# zoopt/__init__.py sets OMP_WAIT_POLICY=PASSIVE (unless the user chose) before these
+# modules start their OpenMP runtime.
 try:
     from zoopt._cy import bleu, metrics, policy, projection, streams
 except ImportError as exc:  # pragma: no cover - exercised only on a broken install
