@@ -26,3 +26,20 @@ def test_import_zoopt_makes_later_openmp_runtimes_sleep():
 
 def test_import_zoopt_keeps_the_users_choice():
     assert _run(CODE, {**_env_without_policy(), "OMP_WAIT_POLICY": "ACTIVE"}) == "ACTIVE"
+
+
+def test_blas_threads_limits_the_pools_inside_the_block_only():
+    threadpoolctl = __import__("pytest").importorskip("threadpoolctl")
+    import numpy as np  # noqa: F401  (its BLAS is the pool to limit)
+
+    from zoopt._threads import blas_threads
+
+    def blas_counts() -> list[int]:
+        return [p["num_threads"] for p in threadpoolctl.threadpool_info()
+                if p["user_api"] == "blas"]
+
+    before = blas_counts()
+    assert before
+    with blas_threads(1):
+        assert blas_counts() == [1] * len(before)
+    assert blas_counts() == before

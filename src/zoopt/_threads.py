@@ -6,7 +6,9 @@ speed does.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 from zoopt._validation import check_int
 
@@ -56,3 +58,21 @@ _SMALL_WORK = 1 << 15
 def threads_for(n_values: int) -> int:
     """Threads for a kernel call that produces about ``n_values`` numbers."""
     return 1 if n_values < _SMALL_WORK else get_num_threads()
+
+
+@contextlib.contextmanager
+def blas_threads(n: int) -> Iterator[None]:
+    """Limit the BLAS pools loaded in the process to ``n`` threads inside the block.
+
+    For what zoopt runs itself around many small matrix products (the demo, the
+    examples): OpenBLAS's threads spin after each product and take the cores
+    from zoopt's kernels and from other processes.  Needs threadpoolctl (which
+    scikit-learn brings); without it the block runs unchanged.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=n, user_api="blas"):
+        yield
