@@ -50,6 +50,8 @@ from __future__ import annotations
 import argparse
 import time
 
+# zoopt first: its default OMP_WAIT_POLICY=PASSIVE then reaches torch's OpenMP pool too
+import zoopt  # noqa: F401  # isort: skip
 import numpy as np
 import torch
 
