@@ -55,6 +55,37 @@ def test_module_entry_point_runs():
     assert "demo" in res.stdout
 
 
+def test_version(capsys):
+    import zoopt
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.split() == ["zoopt", "(zoopt-pg)", zoopt.__version__]
+    res = subprocess.run([sys.executable, "-m", "zoopt", "--version"], capture_output=True,
+                         text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split()[-1] == zoopt.__version__
+    # the `zoopt` console script is this same main
+    from importlib.metadata import entry_points
+
+    (script,) = entry_points(group="console_scripts", name="zoopt")
+    assert script.load() is main
+    with pytest.raises(SystemExit) as exc:
+        main(["--version", "demo"])
+    assert exc.value.code == 2
+
+
+def test_bench_torch_without_torch_fails():
+    # PyTorch made unimportable in a child process: the task cannot run, so it must not
+    # report success
+    code = ("import runpy, sys; sys.modules['torch'] = None; "
+            "sys.argv = ['zoopt', 'bench', 'torch', '--quick']; "
+            "runpy.run_module('zoopt', run_name='__main__', alter_sys=True)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=False)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "PyTorch is not installed" in res.stdout
+
+
 def test_bench_blackbox_quick_zoopt_only(capsys):
     from zoopt._bench.blackbox import main as bench_main
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m zoopt {demo,info,bench}``.
+"""Command line: ``python -m zoopt {demo,info,bench}`` and ``python -m zoopt --version``.
 
 Exit codes: 0 success, 1 a task failed, 2 bad command line.
 """
@@ -44,8 +44,8 @@ def _gpu_lines() -> list[str]:
     lines = []
     cc = None  # compute capability of device 0, when there is one
     if importlib.util.find_spec("cupy") is None:
-        lines.append("GPU: CuPy not installed (pip install zoopt-pg[gpu]); CuPy arrays are "
-                     "needed to compute on a GPU")
+        lines.append("GPU: CuPy not installed (pip install cupy-cuda13x nvidia-cuda-nvrtc, "
+                     "the gpu extra); CuPy arrays are needed to compute on a GPU")
     else:
         try:
             import cupy
@@ -115,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m zoopt",
                                 description="zoopt: gradients of what has no gradient.")
     p.add_argument("command", choices=sorted(COMMANDS), help="demo, info or bench")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    if argv == ["--version"]:
+        from zoopt._version import __version__
+
+        print(f"zoopt (zoopt-pg) {__version__}")
+        return 0
     if not argv or argv[0] in ("-h", "--help"):
         p.print_help()
         return 0 if argv else 2

@@ -131,7 +131,7 @@ def main(argv: list[str]) -> int:
         import torch  # noqa: F401
     except ImportError:
         print("bench torch: PyTorch is not installed (pip install torch)")
-        return 0
+        return 1
     import zoopt
 
     res = {}
