@@ -123,6 +123,47 @@ def replace_nonfinite(values: np.ndarray, fx: float | None, caller: str):
     return values, fx
 
 
+def finite_weights(rule: Callable[..., Any], *args: Any, caller: str,
+                   rewards: bool = False) -> Any:
+    """``rule(*args)``, refused when finite values give non-finite weights.
+
+    Values each representable in float64 can still differ by more than float64
+    holds (``1e308 - (-1e308)``), or overflow once divided by a small sigma: the
+    estimate would be inf or NaN.  Under either ``nan_policy`` that is an error,
+    not a result.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = rule(*args)
+    if not np.isfinite(w).all():
+        if rewards:
+            raise FloatingPointError(
+                f"The rewards passed to {caller} are finite, but their advantages (reward "
+                "minus baseline) overflow float64: the estimate would not be finite. "
+                "Rescale the rewards (for example divide them by their typical magnitude)."
+            )
+        raise FloatingPointError(
+            f"The objective values passed to {caller} are finite, but the weights built "
+            "from them (differences of values, divided by sigma) overflow float64: the "
+            "estimate would not be finite. Rescale the objective (for example divide it "
+            "by its typical magnitude) or use a larger sigma."
+        )
+    return w
+
+
+def finite_estimate(g: Any, dtype: Any, caller: str, what: str = "gradient estimate") -> Any:
+    """``g`` cast to ``dtype``, refused when the cast (or the sum) overflows."""
+    xp = array_module(g)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = g.astype(dtype, copy=False)
+    if not bool(xp.isfinite(out).all()):
+        raise FloatingPointError(
+            f"The {what} of {caller} overflows {np.dtype(dtype)}: the objective's "
+            "differences over sigma are too large for it. Rescale the objective, use a "
+            "larger sigma, or pass float64."
+        )
+    return out
+
+
 def rows_per_call(batch_size: int | None, d: int, itemsize: int, per: int,
                   device: bool = False) -> int:
     if batch_size is None:

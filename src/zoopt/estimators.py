@@ -25,6 +25,8 @@ import numpy as np
 from zoopt._backend import Backend, backend_of
 from zoopt._engine import (
     Evaluator,
+    finite_estimate,
+    finite_weights,
     make_probes,
     replace_nonfinite,
     rows_per_call,
@@ -262,9 +264,10 @@ def _random(probes: Any, x: np.ndarray, h: float, method: str, dist: str,
     values = probes.probe_values(x, h, stream, n, antithetic, batch_size)
     if nan_policy == "worst":
         values, fx = replace_nonfinite(values, fx, caller)
-    w = rule(values, fx, h) * ((x.size if dist == "sphere" else 1) / n)
+    w = finite_weights(rule, values, fx, h, caller=caller) * (
+        (x.size if dist == "sphere" else 1) / n)
     g = weighted_sum(w, stream, scale)
-    return g.astype(x.dtype), (values if antithetic else values[:, 0]), fx
+    return finite_estimate(g, x.dtype, caller), (values if antithetic else values[:, 0]), fx
 
 
 def _materialized(probes: Any, x: np.ndarray, h: float, method: str, dist: str, n: int,
@@ -303,7 +306,8 @@ def _materialized(probes: Any, x: np.ndarray, h: float, method: str, dist: str, 
     values = probes.matrix_values(x, h, directions, n, antithetic, batch_size)
     if nan_policy == "worst":
         values, fx = replace_nonfinite(values, fx, caller)
-    w = rule(values, fx, h) * ((k if dist == "sphere" else 1) / n)
+    w = finite_weights(rule, values, fx, h, caller=caller) * (
+        (k if dist == "sphere" else 1) / n)
     if stream is None and xp is np:
         # a fixed summation order (no BLAS), so the result does not depend on BLAS threads
         gk = np.einsum("i,ij->j", w, U.astype(np.float64), optimize=False)
@@ -313,7 +317,7 @@ def _materialized(probes: Any, x: np.ndarray, h: float, method: str, dist: str, 
         assert scale is not None
         gk = weighted_sum(w, stream, scale)
     g = gk if lift is None else lift.lift(gk[None, :])[0]
-    return g.astype(dtype), (values if antithetic else values[:, 0]), fx
+    return finite_estimate(g, dtype, caller), (values if antithetic else values[:, 0]), fx
 
 
 def _coordinate(evaluate: Evaluator, x: np.ndarray, h: float, batch_size: int | None,
@@ -337,6 +341,7 @@ def _coordinate(evaluate: Evaluator, x: np.ndarray, h: float, batch_size: int | 
         values[j0 : j0 + m] = evaluate(out, 2 * j0).reshape(m, 2)
     if nan_policy == "worst":
         values, _ = replace_nonfinite(values, None, caller)
-    diff = values[:, 0] - values[:, 1]
-    g = (diff if xp is np else xp.asarray(diff)) / span
-    return g.astype(dtype), values, None
+    diff = finite_weights(lambda v: v[:, 0] - v[:, 1], values, caller=caller)
+    with np.errstate(over="ignore"):
+        g = (diff if xp is np else xp.asarray(diff)) / span
+    return finite_estimate(g, dtype, caller), values, None
