@@ -70,7 +70,7 @@ def shape(values: Any, kind: str = "centered_ranks") -> np.ndarray:
         Finite values (any shape; ranked over all entries).
     kind : {"centered_ranks", "nes", "zscore", "none"}, optional
         ``"centered_ranks"`` (default): the ``i``-th smallest of ``n`` values
-        maps to ``(i - 1) / (n - 1) - 1/2`` (OpenAI ES [2]_); ties share their
+        maps to ``(i - 1) / (n - 1) - 1/2`` (OpenAI ES, Salimans et al. 2017); ties share their
         average rank.  ``"nes"``: ``max(0, log(n/2 + 1) - log i)`` for the
         ``i``-th *largest*, normalized to sum 1, minus ``1/n`` (Wierstra et
         al. 2014).  ``"zscore"``: ``(v - mean) / std`` (zeros if all equal;

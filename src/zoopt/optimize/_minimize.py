@@ -178,7 +178,7 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
         Source of the stream key (SPEC 7).
     options : dict, optional
         Further keyword arguments of the method's class; unknown ones are
-        ignored with an :class:`OptimizeWarning`.
+        ignored with an :class:`~zoopt.optimize.OptimizeWarning`.
     checkpoint : str, optional
         Path of an ``.npz`` checkpoint.  If it exists, the run resumes from it
         (same method and dimension required); it is rewritten atomically every
