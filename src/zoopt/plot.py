@@ -1,4 +1,4 @@
-"""Learning curves of zoopt runs (needs matplotlib: ``pip install "zoopt-pg[plot]"``).
+"""Learning curves of zoopt runs (needs matplotlib: ``pip install matplotlib``).
 
 matplotlib is imported when a function here is called, never by ``import zoopt``.
 """

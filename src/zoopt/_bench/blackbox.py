@@ -139,7 +139,8 @@ def main(argv: list[str]) -> int:
           "medians; zoopt methods with default settings")
     missing = sorted({mod for _, mod, _ in runners if not _available(mod)})
     if missing:
-        print(f"not installed (skipped): {', '.join(missing)} (pip install 'zoopt-pg[bench]')")
+        print(f"not installed (skipped): {', '.join(missing)} (the bench extra: "
+              "pip install '.[bench]' in zoopt's source tree)")
     for pname, fun, x0, thr in problems(args.quick):
         if args.problems and not any(s in pname for s in args.problems.split(",")):
             continue

@@ -110,7 +110,8 @@ def _optional_anchors(x: np.ndarray, n: int, repeats: int) -> list[tuple[str, fl
 
         _evosax_step = _make_evosax_step(jax, jnp, x.size, n)
     except ImportError:
-        out.append(("evosax OpenAI-ES", "not installed (pip install 'zoopt-pg[bench]')"))
+        out.append(("evosax OpenAI-ES", "not installed (the bench extra: "
+                                        "pip install '.[bench]')"))
     except Exception as exc:  # API drift between evosax releases
         out.append(("evosax OpenAI-ES", f"failed: {type(exc).__name__}: {exc}"[:70]))
     else:
@@ -125,7 +126,8 @@ def _optional_anchors(x: np.ndarray, n: int, repeats: int) -> list[tuple[str, fl
         from evotorch import Problem
         from evotorch.algorithms import PGPE, SNES
     except Exception:
-        out.append(("EvoTorch SNES / PGPE", "not installed (pip install 'zoopt-pg[bench]')"))
+        out.append(("EvoTorch SNES / PGPE", "not installed (the bench extra: "
+                                            "pip install '.[bench]')"))
     else:
         for name, algo in (("EvoTorch SNES", SNES), ("EvoTorch PGPE", PGPE)):
             try:

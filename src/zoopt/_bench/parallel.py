@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
     try:
         import distributed
     except ImportError:
-        print("Dask distributed is not installed (pip install 'zoopt-pg[dask]'): skipped")
+        print("Dask distributed is not installed (pip install 'dask[distributed]'): skipped")
         return 0
     kw = {"method": "es", "n_dirs": 40, "maxfev": args.evals, "rng": 0}
     x0 = np.ones(100)

@@ -15,8 +15,8 @@ def cuda_backend() -> Any:
         import cupy
     except ImportError as exc:  # pragma: no cover - only without CuPy
         raise ImportError(
-            "zoopt received a GPU array but CuPy is not importable; install the GPU extra: "
-            "`pip install zoopt-pg[gpu]`."
+            "zoopt received a GPU array but CuPy is not importable; install CuPy and NVRTC "
+            "(zoopt's gpu extra): `pip install cupy-cuda13x nvidia-cuda-nvrtc`."
         ) from exc
     from zoopt._backend import Backend
     from zoopt._gpu._cupy import CupyLauncher

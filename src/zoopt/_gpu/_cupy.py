@@ -61,7 +61,8 @@ def _nvcc_build(name: str, cc: int, path: Path) -> Path:
     nvcc = shutil.which("nvcc")
     if nvcc is None:
         raise _nvrtc.NVRTCError("neither NVRTC nor nvcc is available to compile zoopt's "
-                                "GPU kernels; install them with `pip install zoopt-pg[gpu]`.")
+                                "GPU kernels; install NVRTC with `pip install "
+                                "nvidia-cuda-nvrtc` (part of zoopt's gpu extra).")
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     subprocess.run([nvcc, "-cubin", f"-arch=sm_{cc}", "-fmad=false", "-ftz=false",
                     "-prec-div=true", "-prec-sqrt=true", f"-I{_nvrtc.GPU_DIR}",

@@ -76,7 +76,7 @@ def library() -> ctypes.CDLL:
         return lib
     raise NVRTCError(
         "zoopt's GPU kernels are compiled by NVRTC, which was not found. Install it with "
-        "`pip install nvidia-cuda-nvrtc` (or `pip install zoopt-pg[gpu]`)."
+        "`pip install nvidia-cuda-nvrtc` (part of zoopt's gpu extra)."
         + (f" Tried: {'; '.join(errors)}" if errors else "")
     )
 
