@@ -1,8 +1,11 @@
 """BLEU kernels: clipped n-gram matches per sentence pair, and scores from them.
 
-Tokens are integer ids; n-grams are found through a per-thread open-addressing
-table keyed by a 64-bit hash and confirmed by comparing the tokens, so a hash
-collision can never change a count.  Each sentence pair is handled by one
+Tokens are integer ids.  Within a sentence pair every n-gram gets an exact id
+built from the id of its (n-1)-gram prefix and its last token, through a
+per-thread open-addressing table keyed by that pair of integers: two n-grams
+have the same id exactly when their tokens are equal, so counts are exact (no
+hash can change them) and each order costs one table step per position
+instead of a comparison of n tokens.  Each sentence pair is handled by one
 thread, so results do not depend on the number of threads.
 """
 from cython.parallel cimport parallel, prange
@@ -16,19 +19,29 @@ import numpy as np
 
 from _kernel_util cimport _check_flag, _flag
 
+# ids of positions: a table slot (>= 0), the empty prefix of a 1-gram, or a dead
+# position (an n-gram whose prefix occurs in no reference, or, for a reference,
+# in the hypothesis: it cannot match, nor can any longer n-gram starting there)
+cdef enum:
+    _ROOT = -2
+    _DEAD = -1
 
-cdef inline uint64_t _mix(uint64_t h, int64_t t) noexcept nogil:
-    """Extend an n-gram hash by one token."""
-    h = (h ^ <uint64_t>t) * 0xFF51AFD7ED558CCDULL
-    return h ^ (h >> 32)
+
+cdef struct _Gram:
+    # a slot of the n-gram table: key (prefix id, last token), then the counts
+    int64_t a
+    int64_t b
+    int64_t hcnt
+    int64_t rcnt
+    int64_t rmax
+    int64_t cur
 
 
-cdef inline bint _same(const int64_t *a, const int64_t *b, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t k
-    for k in range(n):
-        if a[k] != b[k]:
-            return False
-    return True
+cdef inline Py_ssize_t _slot_of(int64_t a, int64_t b, Py_ssize_t mask) noexcept nogil:
+    """Start slot of the key (prefix id, last token)."""
+    cdef uint64_t h = <uint64_t>a * 0x9E3779B97F4A7C15ULL + <uint64_t>b
+    h = (h ^ (h >> 32)) * 0xD6E8FEB86659FD93ULL
+    return <Py_ssize_t>((h ^ (h >> 32)) & <uint64_t>mask)
 
 
 def bleu_stats(const int64_t[::1] toks, const int64_t[::1] hyp_start,
@@ -43,38 +56,28 @@ def bleu_stats(const int64_t[::1] toks, const int64_t[::1] hyp_start,
     of two larger than twice the longest hypothesis; ``scratch`` at least the
     tokens of the longest pair (hypothesis plus its references).
 
-    The hash of the n-gram at each position is extended by one token per
-    order (a running hash), and every hash match is confirmed on the tokens.
+    Order ``n`` keys each hypothesis n-gram by (id of its (n-1)-gram, last
+    token) and looks the reference n-grams up the same way; the slot found is
+    the n-gram's id at order ``n + 1``.  Work per pair: O(tokens x max_order).
     """
     cdef Py_ssize_t K = hyp_start.shape[0], S = table_size, mask = table_size - 1
-    cdef Py_ssize_t k, n, i, j, r, slot, H, L, used_n, u, z
-    cdef int64_t h0, hl, rl, best_diff, best_len, diff, correct, m
-    cdef uint64_t hv
+    cdef Py_ssize_t k, n, i, j, r, slot, H, L, used_n, u, z, roff, p, alive
+    cdef int64_t h0, hl, rl, best_diff, best_len, diff, correct, m, a, b
     cdef const int64_t *tp = &toks[0] if toks.shape[0] > 0 else NULL
-    cdef uint64_t *keys
-    cdef int64_t *pos
-    cdef int64_t *hcnt
-    cdef int64_t *rcnt
-    cdef int64_t *rmax
-    cdef int64_t *cur
+    cdef int64_t *ids
+    cdef _Gram *tab
+    cdef _Gram *g
     cdef int64_t *used
-    cdef uint64_t *run
-    cdef Py_ssize_t roff
     cdef int *failed = _flag()
     with nogil, parallel(num_threads=n_threads):
-        run = <uint64_t *> malloc((scratch + 1) * sizeof(uint64_t))
-        keys = <uint64_t *> malloc(S * sizeof(uint64_t))
-        pos = <int64_t *> malloc(6 * S * sizeof(int64_t))
-        hcnt = pos + S
-        rcnt = pos + 2 * S
-        rmax = pos + 3 * S
-        cur = pos + 4 * S
-        used = pos + 5 * S
-        if keys != NULL and pos != NULL:
+        ids = <int64_t *> malloc((scratch + 1) * sizeof(int64_t))
+        tab = <_Gram *> malloc(S * sizeof(_Gram))
+        used = <int64_t *> malloc(S * sizeof(int64_t))
+        if tab != NULL:
             for z in range(S):
-                pos[z] = -1
+                tab[z].a = _DEAD  # an empty slot
         for k in prange(K, schedule="dynamic"):
-            if keys == NULL or pos == NULL or run == NULL:
+            if tab == NULL or used == NULL or ids == NULL:
                 failed[0] = 1
                 continue
             h0 = hyp_start[k]
@@ -92,79 +95,90 @@ def bleu_stats(const int64_t[::1] toks, const int64_t[::1] hyp_start,
                     best_len = rl
             stats[k, 0] = hl
             stats[k, 1] = best_len if best_len >= 0 else 0
-            # running hashes: run[0:hl] for the hypothesis, then each reference
-            roff = 0
-            for i in range(hl):
-                run[i] = 0x9E3779B97F4A7C15ULL
-            roff = hl
+            # ids[0:hl] for the hypothesis positions, then each reference's
+            p = hl
             for r in range(ref_ptr[k], ref_ptr[k + 1]):
-                for j in range(ref_end[r] - ref_start[r]):
-                    run[roff + j] = 0x9E3779B97F4A7C15ULL
-                roff = roff + (ref_end[r] - ref_start[r])
+                p = p + (ref_end[r] - ref_start[r])
+            for i in range(p):
+                ids[i] = _ROOT
+            alive = hl
             for n in range(1, max_order + 1):
                 H = hl - n + 1
                 stats[k, 2 + max_order + n - 1] = H if H > 0 else 0
                 stats[k, 2 + n - 1] = 0
-                if H <= 0:
+                if H <= 0 or alive == 0:
                     continue
-                # extend every running hash by the n-th token of its n-gram
-                for i in range(H):
-                    run[i] = _mix(run[i], tp[h0 + i + n - 1])
-                roff = hl
-                for r in range(ref_ptr[k], ref_ptr[k + 1]):
-                    L = ref_end[r] - ref_start[r] - n + 1
-                    for j in range(L):
-                        run[roff + j] = _mix(run[roff + j], tp[ref_start[r] + j + n - 1])
-                    roff = roff + (ref_end[r] - ref_start[r])
                 used_n = 0
                 # hypothesis n-grams
                 for i in range(H):
-                    hv = run[i]
-                    slot = <Py_ssize_t>(hv & <uint64_t>mask)
+                    a = ids[i]
+                    if a == _DEAD:
+                        continue
+                    b = tp[h0 + i + n - 1]
+                    slot = _slot_of(a, b, mask)
                     while True:
-                        if pos[slot] < 0:
-                            pos[slot] = i
-                            keys[slot] = hv
-                            hcnt[slot] = 1
-                            rcnt[slot] = 0
-                            rmax[slot] = 0
-                            cur[slot] = -1
+                        g = &tab[slot]
+                        if g.a == _DEAD:
+                            g.a = a
+                            g.b = b
+                            g.hcnt = 1
+                            g.rcnt = 0
+                            g.rmax = 0
+                            g.cur = -1
                             used[used_n] = slot
                             used_n = used_n + 1
                             break
-                        if keys[slot] == hv and _same(tp + h0 + pos[slot], tp + h0 + i, n):
-                            hcnt[slot] += 1
+                        if g.a == a and g.b == b:
+                            g.hcnt += 1
                             break
                         slot = (slot + 1) & mask
+                    ids[i] = slot
                 # reference n-grams: counts per reference, maximum over references
                 roff = hl
                 for r in range(ref_ptr[k], ref_ptr[k + 1]):
                     L = ref_end[r] - ref_start[r] - n + 1
                     for j in range(L):
-                        hv = run[roff + j]
-                        slot = <Py_ssize_t>(hv & <uint64_t>mask)
-                        while pos[slot] >= 0:
-                            if keys[slot] == hv and _same(
-                                    tp + h0 + pos[slot], tp + ref_start[r] + j, n):
-                                if cur[slot] != r:
-                                    if rcnt[slot] > rmax[slot]:
-                                        rmax[slot] = rcnt[slot]
-                                    rcnt[slot] = 0
-                                    cur[slot] = r
-                                rcnt[slot] += 1
-                                break
+                        a = ids[roff + j]
+                        if a == _DEAD:
+                            continue
+                        b = tp[ref_start[r] + j + n - 1]
+                        slot = _slot_of(a, b, mask)
+                        g = &tab[slot]
+                        while g.a != _DEAD and (g.a != a or g.b != b):
                             slot = (slot + 1) & mask
+                            g = &tab[slot]
+                        if g.a == _DEAD:
+                            ids[roff + j] = _DEAD
+                            continue
+                        if g.cur != r:
+                            if g.rcnt > g.rmax:
+                                g.rmax = g.rcnt
+                            g.rcnt = 0
+                            g.cur = r
+                        g.rcnt += 1
+                        ids[roff + j] = slot
                     roff = roff + (ref_end[r] - ref_start[r])
                 correct = 0
                 for u in range(used_n):
-                    slot = used[u]
-                    m = rcnt[slot] if rcnt[slot] > rmax[slot] else rmax[slot]
-                    correct = correct + (hcnt[slot] if hcnt[slot] < m else m)
-                    pos[slot] = -1
+                    g = &tab[used[u]]
+                    if g.rcnt > g.rmax:
+                        g.rmax = g.rcnt
+                    m = g.rmax
+                    correct = correct + (g.hcnt if g.hcnt < m else m)
                 stats[k, 2 + n - 1] = correct
-        free(keys)
-        free(pos)
-        free(run)
+                # hypothesis n-grams found in no reference end here
+                alive = 0
+                for i in range(H):
+                    if ids[i] != _DEAD:
+                        if tab[ids[i]].rmax == 0:
+                            ids[i] = _DEAD
+                        else:
+                            alive = alive + 1
+                for u in range(used_n):
+                    tab[used[u]].a = _DEAD
+        free(tab)
+        free(used)
+        free(ids)
     _check_flag(failed)
 
 
