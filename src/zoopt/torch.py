@@ -23,10 +23,11 @@ kernels are not part of this build.
 from __future__ import annotations
 
 import contextlib
+import math
 import numbers
 import warnings
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeGuard
 
 import numpy as np
 import torch
@@ -35,7 +36,14 @@ from zoopt import _backend
 from zoopt._bridge import VJPEstimator
 from zoopt._threads import get_num_threads
 from zoopt._validation import check_choice, check_int, check_positive_float
-from zoopt.random import _DIST_CODES, _DIST_KINDS, _check_step, _counter_words, key_from_rng
+from zoopt.random import (
+    _DIST_CODES,
+    _DIST_KINDS,
+    _MAX_STEP,
+    _check_step,
+    _counter_words,
+    key_from_rng,
+)
 
 __all__ = ["ZOFunction", "ZOOptimizer", "metric_loss", "reinforce_loss", "zo_function"]
 
@@ -765,13 +773,16 @@ class ZOOptimizer(torch.optim.Optimizer):
         return out
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        extra = state_dict.get("zoopt")
+        """Restore a state from :meth:`state_dict`.  Its fields are checked first
+        (nothing changes when one is wrong); the message names the field."""
+        caller = "ZOOptimizer.load_state_dict"
+        _check_zo_state(self, state_dict, caller)
+        extra = state_dict["zoopt"]
         rest = {k: v for k, v in state_dict.items() if k != "zoopt"}
         super().load_state_dict(rest)
-        if extra is not None:
-            self.t = int(extra["t"])
-            self.key = np.array(extra["key"], dtype=np.uint32)
-            self._diffs = [float(x) for x in extra["diffs"]]
+        self.t = int(extra["t"])
+        self.key = np.array([int(k) for k in extra["key"]], dtype=np.uint32)
+        self._diffs = [float(x) for x in extra["diffs"]]
 
 
 @contextlib.contextmanager
@@ -800,6 +811,87 @@ def _tensor_backend(device: Any) -> Any:
     if device.type == "cuda":
         return _backend.cuda()
     return _backend.backend_of(np.empty(0))
+
+
+def _is_int(v: Any) -> TypeGuard[numbers.Integral]:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool | np.bool_)
+
+
+def _check_zo_state(opt: ZOOptimizer, state_dict: Any, caller: str) -> None:
+    """The fields of a ZOOptimizer state: the stream position, the accumulated
+    differences, the groups' hyper-parameters and Adam's moments."""
+    where = f"The 'state_dict' parameter of {caller}"
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"{where} must be a dict from ZOOptimizer.state_dict(). Got "
+                        f"{type(state_dict).__name__} instead.")
+
+    def bad(field: str, expected: str, got: Any) -> ValueError:
+        return ValueError(f"{where}: field {field!r} must be {expected}. Got {got!r} instead.")
+
+    extra = state_dict.get("zoopt")
+    if not isinstance(extra, Mapping):
+        raise bad("zoopt", "the dict of t, key and diffs that ZOOptimizer.state_dict writes",
+                  extra)
+    t_raw = extra.get("t")
+    t = int(t_raw) if _is_int(t_raw) else -1
+    if not 0 <= t <= _MAX_STEP + 1:
+        raise bad("zoopt.t", f"an integer in [0, {_MAX_STEP + 1}]", t_raw)
+    key = extra.get("key")
+    if not (isinstance(key, list | tuple) and len(key) == 2
+            and all(_is_int(k) and 0 <= int(k) < (1 << 32) for k in key)):
+        raise bad("zoopt.key", "two integers in [0, 2**32)", key)
+    diffs = extra.get("diffs")
+    if not (isinstance(diffs, list | tuple) and all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_)
+            and math.isfinite(float(v)) for v in diffs)):
+        raise bad("zoopt.diffs", "a list of finite floats", diffs)
+    saved_groups = state_dict.get("param_groups")
+    if not (isinstance(saved_groups, list | tuple)
+            and all(isinstance(g, Mapping) for g in saved_groups)):
+        raise bad("param_groups", "a list of dicts", type(saved_groups).__name__)
+    for i, g in enumerate(saved_groups):
+        for name in ("lr", "eps", "weight_decay"):
+            v = g.get(name, opt.defaults[name])
+            if not (isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_)
+                    and math.isfinite(float(v)) and float(v) >= 0):
+                raise bad(f"param_groups[{i}][{name!r}]", "a finite float >= 0", v)
+        betas = g.get("betas", opt.defaults["betas"])
+        if not (isinstance(betas, tuple | list) and len(betas) == 2 and all(
+                isinstance(b, numbers.Real) and 0.0 <= float(b) < 1.0 for b in betas)):
+            raise bad(f"param_groups[{i}]['betas']", "two floats in [0, 1)", betas)
+    saved_ids = [list(g.get("params", ())) for g in saved_groups]
+    if [len(ids) for ids in saved_ids] != [len(g["params"]) for g in opt.param_groups]:
+        return  # torch's own load_state_dict refuses other groups, with its message
+    params = dict(zip((k for ids in saved_ids for k in ids), opt._params(), strict=True))
+    states = state_dict.get("state", {})
+    if not isinstance(states, Mapping):
+        raise bad("state", "a dict", type(states).__name__)
+    if opt.rule != "adam":
+        return
+    for k, st in states.items():
+        p = params.get(k)
+        if p is None:
+            continue
+        field = f"state[{k!r}]"
+        if not isinstance(st, Mapping):
+            raise bad(field, "a dict", type(st).__name__)
+        if not st:
+            continue  # not updated yet
+        step = st.get("step")
+        if not (_is_int(step) and 0 <= int(step) <= t):
+            raise bad(f"{field}['step']", f"an integer in [0, t = {t}]", step)
+        for name in ("exp_avg", "exp_avg_sq"):
+            m = st.get(name)
+            if not (isinstance(m, torch.Tensor) and m.shape == p.shape
+                    and m.is_floating_point()):
+                got = (f"{m.dtype} tensor of shape {tuple(m.shape)}"
+                       if isinstance(m, torch.Tensor) else type(m).__name__)
+                raise bad(f"{field}[{name!r}]", f"a float tensor of shape {tuple(p.shape)}",
+                          got)
+            if not bool(torch.isfinite(m).all()):
+                raise bad(f"{field}[{name!r}]", "finite", "non-finite values")
+            if name == "exp_avg_sq" and bool((m < 0).any()):
+                raise bad(f"{field}[{name!r}]", ">= 0 (a mean of squares)", "negative values")
 
 
 def _check_group(group: dict[str, Any], caller: str) -> None:

@@ -12,8 +12,11 @@ therefore the same computation, bit for bit, as :meth:`Optimizer.step` and as
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar
+import io
+import math
+import zipfile
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -86,6 +89,146 @@ def _brief(v: Any, full_up_to: int = 0) -> str:
     return f"{where}array({ends}{', ' if ends else ''}shape={shape}, dtype={v.dtype})"
 
 
+# -- checked state fields ----------------------------------------------------------
+# numpy writes the .npy header of these fields in under 256 bytes (version 1.0 pads it
+# to a multiple of 64): reading 4096 bytes of a member always gives its whole header
+_NPY_HEADER_MAX = 4096
+
+
+class _Field(NamedTuple):
+    """What one field of a state or of a checkpoint must be."""
+
+    shape: tuple[int, ...]
+    dtype: Any  # a NumPy dtype, "int" (any integer dtype) or "str"
+    low: float = -math.inf
+    low_open: bool = False  # values > low rather than >= low
+    high: float = math.inf
+    finite: bool = True  # no +-inf
+    nan: bool = False  # NaN allowed (a value not known yet)
+
+
+def _expected(spec: _Field) -> str:
+    if spec.dtype == "str":
+        return "a string"
+    kind = "an integer" if spec.dtype == "int" else f"a {np.dtype(spec.dtype)}"
+    what = f"{kind} scalar" if spec.shape == () else f"{kind} array of shape {spec.shape}"
+    rules = []
+    if spec.dtype != "int":
+        rules.append("finite values" if spec.finite else "values not NaN")
+        if spec.nan:
+            rules[-1] += " (or NaN)"
+    if spec.low > -math.inf or spec.low_open:
+        rules.append(f"{'>' if spec.low_open else '>='} {spec.low:g}")
+    if spec.high < math.inf:
+        rules.append(f"<= {spec.high:.0f}")
+    return what + (f" of {', '.join(rules)}" if rules else "")
+
+
+def _field_error(where: str, field: str, spec: _Field, got: str) -> ValueError:
+    return ValueError(f"{where}: field {field!r} must be {_expected(spec)}. Got {got} "
+                      "instead.")
+
+
+def _check_layout(dtype: np.dtype, shape: tuple[int, ...], spec: _Field, where: str,
+                  field: str) -> None:
+    if spec.dtype == "str":
+        ok = dtype.kind == "U"
+    elif spec.dtype == "int":
+        ok = dtype.kind in "iu"
+    else:
+        ok = dtype == np.dtype(spec.dtype)
+    if not ok or tuple(shape) != spec.shape:
+        raise _field_error(where, field, spec, f"dtype {dtype}, shape {tuple(shape)}")
+
+
+def _check_field(value: Any, spec: _Field, where: str, field: str) -> np.ndarray:
+    """``value`` as an array after checking its dtype, shape and values against ``spec``."""
+    try:
+        a = np.asarray(value)
+    except (TypeError, ValueError):
+        raise _field_error(where, field, spec, f"a {type(value).__name__}") from None
+    _check_layout(a.dtype, a.shape, spec, where, field)
+    if spec.dtype == "str":
+        return a
+    if spec.dtype == "int":  # counts and keys: a few numbers, compared exactly
+        ints = [int(v) for v in a.reshape(-1).tolist()]
+        out = [v for v in ints if v < spec.low or v > spec.high]
+        if out:
+            raise _field_error(where, field, spec, str(out[0]) if a.ndim == 0 else str(ints))
+        return a
+    nan = np.isnan(a)
+    inf = np.isinf(a)
+    with np.errstate(invalid="ignore"):
+        low_ok = (a > spec.low) if spec.low_open else (a >= spec.low)
+        bad = (nan & (not spec.nan)) | (inf & spec.finite) | (~nan & ~(low_ok & (a <= spec.high)))
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        got = (repr(float(a)) if a.ndim == 0 else
+               f"{a.reshape(-1)[idx[:3]].tolist()} at indices {idx[:5].tolist()}")
+        raise _field_error(where, field, spec, got)
+    return a
+
+
+def _zip_members(zf: zipfile.ZipFile, where: str) -> dict[str, zipfile.ZipInfo]:
+    """The members of an ``.npz`` by field name, from its zip directory alone."""
+    out: dict[str, zipfile.ZipInfo] = {}
+    for info in zf.infolist():
+        name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        if name in out:
+            raise ValueError(f"{where}: field {name!r} is stored twice.")
+        out[name] = info
+    return out
+
+
+def _read_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str,
+                 field: str) -> tuple[tuple[int, ...], np.dtype, bool, int]:
+    """Shape, dtype, Fortran order and header length of a member, from its first bytes."""
+    try:
+        with zf.open(info) as fh:
+            buf = io.BytesIO(fh.read(_NPY_HEADER_MAX))
+        version = np.lib.format.read_magic(buf)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(
+                buf, max_header_size=_NPY_HEADER_MAX)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(
+                buf, max_header_size=_NPY_HEADER_MAX)
+        else:
+            raise ValueError(f"unsupported .npy format version {version}")
+    except Exception as exc:  # any fault of the file: a message that names the field
+        raise ValueError(f"{where}: field {field!r} could not be read ({exc}).") from None
+    return tuple(shape), np.dtype(dtype), bool(fortran), buf.tell()
+
+
+def _read_field(zf: zipfile.ZipFile, info: zipfile.ZipInfo, spec: _Field, where: str,
+                field: str, stored: bool = False) -> np.ndarray:
+    """One member of an ``.npz``, checked against ``spec``: its header's shape and dtype,
+    then the size its zip entry declares, before any of its data is decompressed (a
+    small file cannot make the reader allocate more than the field itself needs)."""
+    if info.compress_type not in ((zipfile.ZIP_STORED,) if stored else
+                                  (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)):
+        how = "stored uncompressed (as np.savez writes it)" if stored else "stored or deflated"
+        raise ValueError(f"{where}: field {field!r} must be {how}; its zip entry uses "
+                         f"compression method {info.compress_type}.")
+    shape, dtype, fortran, offset = _read_header(zf, info, where, field)
+    _check_layout(dtype, shape, spec, where, field)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if info.file_size != offset + nbytes:
+        raise ValueError(f"{where}: field {field!r} declares {info.file_size} bytes in the "
+                         f"zip directory; a {dtype} array of shape {shape} takes "
+                         f"{offset + nbytes}.")
+    try:
+        with zf.open(info) as fh:
+            fh.read(offset)
+            data = fh.read(nbytes)
+        if len(data) != nbytes:
+            raise ValueError(f"{len(data)} of {nbytes} bytes of data")
+        arr = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    except Exception as exc:  # truncated data, a bad CRC, a broken deflate stream
+        raise ValueError(f"{where}: field {field!r} could not be read ({exc}).") from None
+    return _check_field(np.array(arr, order="C"), spec, where, field)
+
+
 class _Recorder:
     """Objective that records the probes it is given and returns zeros."""
 
@@ -136,6 +279,12 @@ class Optimizer:
     name: ClassVar[str] = ""
     _arrays: ClassVar[tuple[str, ...]] = ()
     _scalars: ClassVar[tuple[str, ...]] = ()
+    # what a loaded state may hold: state arrays are float64 of shape (d,) (those in
+    # _like_x have x's dtype), finite, above the lower bounds (value, excluded) in
+    # _limits; the scalars in _optional may be NaN (None)
+    _limits: ClassVar[dict[str, tuple[float, bool]]] = {}
+    _like_x: ClassVar[tuple[str, ...]] = ()
+    _optional: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, x0: Any, *, rng: Any = None):
         caller = type(self).__name__
@@ -253,31 +402,80 @@ class Optimizer:
             out[k] = np.array(np.nan if val is None else val, dtype=np.float64)
         return out
 
+    def _state_fields(self) -> dict[str, _Field]:
+        """What each field of :meth:`state_dict` must be, for this optimizer."""
+        d, xd = self.x.size, self.x.dtype
+        fields = {"method": _Field((), "str"), "t": _Field((), "int", 0, high=_MAX_STEP + 1),
+                  "key": _Field((2,), "int", 0, high=(1 << 32) - 1), "x": _Field((d,), xd)}
+        for k in self._arrays:
+            low, excluded = self._limits.get(k, (-math.inf, False))
+            fields[k] = _Field((d,), xd if k in self._like_x else np.dtype(np.float64), low,
+                               excluded)
+        for k in self._scalars:
+            low, excluded = self._limits.get(k, (-math.inf, False))
+            fields[k] = _Field((), np.dtype(np.float64), low, excluded,
+                               nan=k in self._optional)
+        return fields
+
     def load_state_dict(self, state: Any) -> None:
         """Restore a state from :meth:`state_dict` (or an ``.npz`` loaded with
-        ``np.load``); refuses one of another method or dimension."""
+        ``np.load``).
+
+        Every field is checked (shape, dtype, values) before anything changes; a state
+        of another method or dimension is refused.  Keys that are no field of the
+        state are ignored (not read).
+
+        Raises
+        ------
+        TypeError
+            If ``state`` is not a mapping.
+        ValueError
+            If a field is missing or not what :meth:`state_dict` writes; the message
+            names the field.
+        """
         caller = f"{type(self).__name__}.load_state_dict"
-        try:
-            method = str(np.asarray(state["method"]))
-            x = np.asarray(state["x"])
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"{caller}: not a zoopt optimizer state (missing {exc}).") from None
+        where = f"The 'state' parameter of {caller}"
+        fields = self._state_fields()
+        read: Callable[[str], np.ndarray]
+        if isinstance(state, np.lib.npyio.NpzFile):  # the zip directory first
+            zf = state.zip
+            if zf is None:
+                raise ValueError(f"{where} is a closed .npz file.")
+            members = _zip_members(zf, where)
+            names: Any = members
+
+            def read(k: str) -> np.ndarray:
+                return _read_field(zf, members[k], fields[k], where, k)
+        elif isinstance(state, Mapping):
+            names = state
+
+            def read(k: str) -> np.ndarray:
+                return _check_field(state[k], fields[k], where, k)
+        else:
+            raise TypeError(f"{where} must be a dict from state_dict() (or an .npz loaded "
+                            f"with np.load). Got {type(state).__name__} instead.")
+        if "method" not in names:
+            raise ValueError(f"{where} is not a zoopt optimizer state: it has no field "
+                             "'method'.")
+        method = str(read("method"))
         if method != self.name:
-            raise ValueError(f"{caller}: the state is of method {method!r}, not {self.name!r}.")
-        if x.shape != self.x.shape or x.dtype != self.x.dtype:
-            raise ValueError(f"{caller}: the state is for x of shape {x.shape} and dtype "
-                             f"{x.dtype}; this optimizer has {self.x.shape}, {self.x.dtype}.")
-        missing = [k for k in ("t", "key", *self._arrays, *self._scalars) if k not in state]
+            raise ValueError(f"{where} is of method {method!r}, not {self.name!r} (field "
+                             "'method').")
+        missing = [k for k in fields if k not in names]
         if missing:
-            raise ValueError(f"{caller}: the state lacks {missing}.")
+            raise ValueError(f"{where} lacks the fields {missing}.")
+        self._set_state({k: read(k) for k in fields})
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        """Take a state whose fields are checked (:meth:`_state_fields`)."""
         # a checkpoint resumes on this optimizer's backend (explicitly copied there)
-        self.x = self.xp.array(x, copy=True)
-        self.t = int(np.asarray(state["t"]))
-        self.key = np.asarray(state["key"], dtype=np.uint32).copy()
+        self.x = self.xp.array(state["x"], copy=True)
+        self.t = int(state["t"])
+        self.key = np.array(state["key"], dtype=np.uint32)
         for k in self._arrays:
-            setattr(self, k, self.xp.array(np.asarray(state[k]), copy=True))
+            setattr(self, k, self.xp.array(state[k], copy=True))
         for k in self._scalars:
-            val = float(np.asarray(state[k]))
+            val = float(state[k])
             setattr(self, k, None if np.isnan(val) else val)
         self._pending = None
         self.last = {}

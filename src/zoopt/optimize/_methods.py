@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -149,6 +149,7 @@ class ZOAdam(_GradMethod):
 
     name = "zo-adam"
     _arrays = ("m", "v", "vmax")
+    _limits: ClassVar[dict[str, tuple[float, bool]]] = {"v": (0.0, False), "vmax": (0.0, False)}
 
     def __init__(self, x0: Any, *, lr: float = 0.05, sigma: float = 1e-2, n_dirs: int = 16,
                  method: str = "central", dist: str = "normal", beta1: float = 0.9,
@@ -197,6 +198,7 @@ class ES(Optimizer):
 
     name = "es"
     _arrays = ("m", "v", "vmax")
+    _limits: ClassVar[dict[str, tuple[float, bool]]] = {"v": (0.0, False), "vmax": (0.0, False)}
 
     @staticmethod
     def default_popsize(d: int) -> int:
@@ -272,6 +274,8 @@ class SPSA(Optimizer):
 
     name = "spsa"
     _scalars = ("a", "A")
+    _limits: ClassVar[dict[str, tuple[float, bool]]] = {"a": (0.0, True), "A": (0.0, False)}
+    _optional = ("a",)  # None until the gains are calibrated
 
     def __init__(self, x0: Any, *, a: float | None = None, c: float = 0.1,
                  A: float | None = None, alpha: float = 0.602, gamma: float = 0.101,
@@ -336,6 +340,8 @@ class SNES(Optimizer):
 
     name = "snes"
     _arrays = ("sigma",)
+    _limits: ClassVar[dict[str, tuple[float, bool]]] = {"sigma": (0.0, True)}
+    _like_x = ("sigma",)
 
     def __init__(self, x0: Any, *, sigma: Any = 1.0, popsize: int | None = None,
                  lr_mean: float = 1.0, lr_sigma: float | None = None, rng: Any = None):

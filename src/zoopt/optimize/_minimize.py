@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import math
 import os
 import tempfile
 import time
 import warnings
+import zipfile
 from collections.abc import Callable
 from typing import Any
 
@@ -15,8 +17,16 @@ import numpy as np
 from zoopt._backend import backend_of, is_device_array
 from zoopt._engine import make_probes
 from zoopt._validation import check_bool, check_callable, check_choice, check_int, check_point
-from zoopt.optimize._base import Optimizer, OptimizeResult
+from zoopt.optimize._base import (
+    Optimizer,
+    OptimizeResult,
+    _Field,
+    _read_field,
+    _read_header,
+    _zip_members,
+)
 from zoopt.optimize._methods import ES, SNES, SPSA, ZOSGD, ZOAdam
+from zoopt.random import _MAX_STEP
 
 __all__ = ["METHODS", "OptimizeWarning", "minimize"]
 
@@ -183,7 +193,10 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
         Path of an ``.npz`` checkpoint.  If it exists, the run resumes from it
         (same method and dimension required); it is rewritten atomically every
         ``checkpoint_every`` steps and at the end.  A run stopped and resumed
-        equals the uninterrupted run, bit for bit.
+        equals the uninterrupted run, bit for bit.  Every field of the file is
+        checked before the run (its size in the zip directory before it is
+        read): a file that is not such a checkpoint is refused with a
+        ``ValueError`` naming the field.
     checkpoint_every : int, optional
         Steps between checkpoints (default 10).
     vectorized, batch_size, nan_policy
@@ -388,40 +401,115 @@ def _save(path: str, opt: Optimizer, loop: dict[str, Any]) -> None:
     _save_atomic(path, arrays)
 
 
+def _loop_fields(d: int, xd: np.dtype) -> dict[str, _Field]:
+    """What the loop's fields of a checkpoint must be (the history's rows follow nit)."""
+    f64 = np.dtype(np.float64)
+    return {
+        "loop_nit": _Field((), "int", 0, high=_MAX_STEP + 1),
+        "loop_nfev": _Field((), "int", 0, high=_MAX_COUNT),
+        # +inf: nothing finite evaluated yet; -inf is never a best value (improve)
+        "loop_best_f": _Field((), f64, -math.inf, True, finite=False),
+        "loop_best_x": _Field((d,), xd),
+        "loop_fun_mean": _Field((), f64, finite=False, nan=True),  # what fun returned
+        "loop_x0": _Field((d,), xd),
+    }
+
+
+# counts are kept exactly in the history's float64 columns
+_MAX_COUNT = 1 << 53
+
+
 def _resume(path: str, opt: Optimizer, loop: dict[str, Any], method: str, d: int,
             key: np.ndarray | None, x0: np.ndarray) -> None:
+    where = f"The 'checkpoint' {os.fspath(path)!r} of minimize"
     try:
-        with np.load(path, allow_pickle=False) as data:
-            files = dict(data.items())
-    except Exception as exc:
-        raise ValueError(f"The 'checkpoint' {path!r} of minimize could not be read as a "
-                         f"zoopt checkpoint: {exc}") from exc
-    state = {k[4:]: v for k, v in files.items() if k.startswith("opt_")}
-    if "method" not in state:
-        raise ValueError(f"The 'checkpoint' {path!r} of minimize is not a zoopt checkpoint.")
-    if str(state["method"]) != method:
-        raise ValueError(f"The 'checkpoint' {path!r} is of method {str(state['method'])!r}; "
-                         f"this run uses {method!r}. Remove it or use another path.")
-    if np.asarray(state["x"]).shape != (d,):
-        raise ValueError(f"The 'checkpoint' {path!r} is for dimension "
-                         f"{np.asarray(state['x']).shape[0]}; this run has d = {d}.")
+        zf = zipfile.ZipFile(path)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{where} could not be read as a zoopt checkpoint: {exc}") from exc
+    with zf:
+        state, files = _read_checkpoint(zf, where, opt, method, d)
     # a checkpoint continues one run: another seed or start is another run (a seed sweep
     # over one path would otherwise repeat the first run)
-    if key is not None and "key" in state and not np.array_equal(
-            np.asarray(state["key"], dtype=np.uint32), key):
-        raise ValueError(f"The 'checkpoint' {path!r} of minimize was made with another 'rng' "
-                         "(its stream key differs from this call's). Pass the rng of that "
-                         "run, rng=None to continue it whatever it was, or another path.")
-    if "loop_x0" in files and not (np.asarray(files["loop_x0"]).shape == x0.shape and
-                                   np.array_equal(np.asarray(files["loop_x0"]), x0)):
-        raise ValueError(f"The 'checkpoint' {path!r} of minimize was made from another 'x0'. "
-                         "Pass the x0 of that run or another path.")
-    opt.load_state_dict(state)
+    if key is not None and not np.array_equal(state["key"].astype(np.uint32), key):
+        raise ValueError(f"{where} was made with another 'rng' (its stream key, field "
+                         "'opt_key', differs from this call's). Pass the rng of that run, "
+                         "rng=None to continue it whatever it was, or another path.")
+    if not np.array_equal(files["loop_x0"], x0):
+        raise ValueError(f"{where} was made from another 'x0' (field 'loop_x0'). Pass the "
+                         "x0 of that run or another path.")
+    opt._set_state(state)
     loop["nit"] = int(files["loop_nit"])
     loop["nfev"] = int(files["loop_nfev"])
     loop["best_f"] = float(files["loop_best_f"])
-    loop["best_x"] = opt.xp.array(np.asarray(files["loop_best_x"]), copy=True)
+    loop["best_x"] = opt.xp.array(files["loop_best_x"], copy=True)
     loop["fun_mean"] = float(files["loop_fun_mean"])
-    if "loop_history" in files:
-        loop["history"] = [(int(a), int(b), float(c), float(e))
-                           for a, b, c, e in np.asarray(files["loop_history"])]
+    loop["history"] = [(int(a), int(b), float(c), float(e))
+                       for a, b, c, e in files["loop_history"].tolist()]
+
+
+def _read_checkpoint(zf: zipfile.ZipFile, where: str, opt: Optimizer, method: str,
+                     d: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The optimizer's and the loop's fields of a checkpoint, each checked; only the
+    fields a checkpoint of this method holds are read, each after its declared size."""
+    members = _zip_members(zf, where)
+    fields = {f"opt_{k}": spec for k, spec in opt._state_fields().items()}
+    fields.update(_loop_fields(d, opt.x.dtype))
+    if "opt_method" not in members:
+        raise ValueError(f"{where} is not a zoopt checkpoint: it has no field 'opt_method'.")
+    saved = str(_read_field(zf, members["opt_method"], fields["opt_method"], where,
+                            "opt_method"))
+    if saved != method:
+        raise ValueError(f"{where} is of method {saved!r}; this run uses {method!r} (field "
+                         "'opt_method'). Remove it or use another path.")
+    if "opt_x" in members:
+        shape = _read_header(zf, members["opt_x"], where, "opt_x")[0]
+        if len(shape) == 1 and shape[0] != d:
+            raise ValueError(f"{where} is for dimension {shape[0]}; this run has d = {d} "
+                             "(field 'opt_x').")
+    unknown = sorted(set(members) - set(fields) - {"loop_history"})
+    if unknown:  # refused before anything of them is read
+        raise ValueError(f"{where} holds {unknown[:5]}, which are no fields of a "
+                         f"{method!r} checkpoint of minimize.")
+    missing = [k for k in (*fields, "loop_history") if k not in members]
+    if missing:
+        raise ValueError(f"{where} lacks the fields {missing}.")
+    files = {k: _read_field(zf, members[k], spec, where, k) for k, spec in fields.items()}
+    nit, nfev, t = int(files["loop_nit"]), int(files["loop_nfev"]), int(files["opt_t"])
+    if nit != t:  # each step of minimize is one step of the optimizer
+        raise ValueError(f"{where}: field 'loop_nit' ({nit}) must equal field 'opt_t' ({t}).")
+    # one row per step: its size follows nit, which the history's own size cannot raise
+    spec = _Field((nit, 4), np.dtype(np.float64), finite=False, nan=True)
+    h = _read_field(zf, members["loop_history"], spec, where, "loop_history", stored=True)
+    _check_history(h, files, where)
+    files["loop_history"] = h
+    if nit == 0 and nfev > 1:
+        raise ValueError(f"{where}: field 'loop_nfev' must be 0 or 1 (x0) before the first "
+                         f"step. Got {nfev} instead.")
+    state = {k[4:]: v for k, v in files.items() if k.startswith("opt_")}
+    return state, files
+
+
+def _check_history(h: np.ndarray, files: dict[str, np.ndarray], where: str) -> None:
+    """The history's rows (nit, nfev, best value, value at the mean) are those a run
+    writes, and its last row is the loop's state."""
+    nit, nfev, best = h[:, 0], h[:, 1], h[:, 2]
+    rules = (
+        (np.array_equal(nit, np.arange(1, len(h) + 1)), "column 0 (nit) must count 1, 2, ..."),
+        (bool(np.all((nfev >= 1) & (nfev <= _MAX_COUNT) & (nfev == np.floor(nfev))))
+         and bool(np.all(np.diff(nfev) > 0)),
+         "column 1 (nfev) must hold increasing counts"),
+        (not bool(np.isnan(best).any() | (best == -np.inf).any())
+         and bool(np.all(np.diff(best) <= 0)),
+         "column 2 (the best value) must not increase, be NaN or -inf"),
+    )
+    for ok, rule in rules:
+        if not ok:
+            raise ValueError(f"{where}: field 'loop_history' {rule}.")
+    if not len(h):
+        return
+    last = {"loop_nfev": h[-1, 1], "loop_best_f": h[-1, 2], "loop_fun_mean": h[-1, 3]}
+    for k, v in last.items():
+        mine = np.float64(files[k])
+        if mine.tobytes() != np.float64(v).tobytes() and not (np.isnan(mine) and np.isnan(v)):
+            raise ValueError(f"{where}: field {k!r} ({mine!r}) must equal the last row of "
+                             f"field 'loop_history' ({np.float64(v)!r}).")
