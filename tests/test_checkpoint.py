@@ -4,6 +4,9 @@ removed, and Ctrl-C in any phase of a step resumable into the uninterrupted run.
 
 import io
 import os
+import subprocess
+import sys
+import time
 import tracemalloc
 import zipfile
 
@@ -247,6 +250,62 @@ def test_load_state_dict_checks_every_field(method):
         target.load_state_dict(npz)
     for k, v in state.items():
         assert _same_bits(target.state_dict()[k], v), k
+
+
+# -- temporary files of a killed write ----------------------------------------------
+
+_KILLED_WRITER = """
+import io, sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from objectives import shifted_abs
+import zoopt
+
+real, n = np.savez, [0]
+
+def savez(fh, **arrays):
+    n[0] += 1
+    if n[0] == 3:  # the third checkpoint: half written, then the process is killed
+        buf = io.BytesIO()
+        real(buf, **arrays)
+        fh.write(buf.getvalue()[:200])
+        fh.flush()
+        print("writing", flush=True)
+        time.sleep(300)
+    real(fh, **arrays)
+
+np.savez = savez
+zoopt.minimize(shifted_abs, np.array(eval(sys.argv[3])), method="es", maxiter=6, rng=5,
+               checkpoint=sys.argv[2], checkpoint_every=1)
+"""
+
+
+def test_temporary_files_of_a_killed_write_are_removed(tmp_path):
+    path = str(tmp_path / "run.npz")
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, TESTS, path,
+                             repr(X0.tolist())], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+    finally:
+        proc.kill()  # SIGKILL: nothing of the writer runs after this
+        proc.wait()
+        proc.stdout.close()
+    left = [f for f in os.listdir(tmp_path) if f != "run.npz"]
+    assert len(left) == 1, left
+    assert left[0].startswith(".run.npz.zoopt-tmp-"), left
+    assert f"-{proc.pid}-" in left[0]
+    host = left[0][len(".run.npz.zoopt-tmp-"):].split("-")[0]
+    keep = [f".run.npz.zoopt-tmp-{host}-{os.getpid()}-live",  # a writer still running
+            f".other.npz.zoopt-tmp-{host}-{proc.pid}-abc",  # another checkpoint's
+            "notes.txt", f".run.npz.zoopt-tmp-elsewhere-{proc.pid}-new"]  # other host
+    old = f".run.npz.zoopt-tmp-elsewhere-{proc.pid}-old"  # untouched for two hours
+    for name in [*keep, old]:
+        (tmp_path / name).write_bytes(b"x")
+    two_hours_ago = time.time() - 7200
+    os.utime(tmp_path / old, (two_hours_ago, two_hours_ago))
+    resumed = minimize(shifted_abs, X0, method="es", maxiter=MAXITER, rng=5, checkpoint=path)
+    assert sorted(os.listdir(tmp_path)) == sorted(["run.npz", *keep])
+    _assert_same_run(resumed, _full("es"))  # from the second checkpoint, whole
 
 
 # -- the torch bridge ---------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 import math
 import os
+import re
+import socket
 import tempfile
 import time
 import warnings
@@ -124,11 +126,64 @@ def _check_checkpoint_path(path: Any) -> None:
                          "which does not exist or cannot be written.")
 
 
+# a checkpoint's temporary file: ".<name>.zoopt-tmp-<host>-<pid>-<random>" beside it
+_TMP_MARK = ".zoopt-tmp-"
+_TMP_REST = re.compile(r"([A-Za-z0-9_]+)-([0-9]+)-[A-Za-z0-9_]+")
+# a writer refreshes its file's mtime with every write: one untouched this long is dead
+_TMP_STALE_S = 3600.0
+
+
+def _tmp_prefix(path: str) -> str:
+    # the name is cut so that the temporary one stays within the 255 bytes of a file name
+    return "." + os.path.basename(path)[:150] + _TMP_MARK
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:32] or "host"
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name != "posix":  # no signal 0 there (os.kill would end the process)
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _remove_stale_temps(path: str) -> None:
+    """Remove the temporary files a killed writer of this checkpoint left: those of a
+    process of this host that is gone, and any not written to for an hour."""
+    folder = os.path.dirname(os.path.abspath(path))
+    prefix, host, now = _tmp_prefix(path), _host(), time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        match = (_TMP_REST.fullmatch(entry.name[len(prefix):])
+                 if entry.name.startswith(prefix) else None)
+        if match is None:
+            continue
+        try:
+            dead = (match[1] == host and not _pid_alive(int(match[2]))) or (
+                now - entry.stat(follow_symlinks=False).st_mtime > _TMP_STALE_S)
+            if dead and entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+        except OSError:  # removed meanwhile by another run, or not ours to remove
+            continue
+
+
 def _save_atomic(path: str, arrays: dict[str, np.ndarray]) -> None:
     """Write to a temporary file in the same folder, then rename over ``path``:
-    a crash while writing leaves the previous checkpoint whole."""
+    a crash while writing leaves the previous checkpoint whole (and the temporary
+    file, named after the checkpoint, for the next run to remove)."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".zoopt-ckpt-", suffix=".npz", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f"{_tmp_prefix(path)}{_host()}-{os.getpid()}-",
+                               dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)  # type: ignore[arg-type]
@@ -286,9 +341,11 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
     loop = {"nit": 0, "nfev": 0, "best_f": np.inf, "best_x": opt.x.copy(),
             "x0": backend.to_host(x0a).copy(),
             "fun_mean": np.nan, "history": []}
-    if checkpoint is not None and os.path.exists(checkpoint):
-        _resume(checkpoint, opt, loop, method, d,
-                None if rng is None else opt.key.copy(), backend.to_host(x0a))
+    if checkpoint is not None:
+        _remove_stale_temps(checkpoint)
+        if os.path.exists(checkpoint):
+            _resume(checkpoint, opt, loop, method, d,
+                    None if rng is None else opt.key.copy(), backend.to_host(x0a))
 
     bar = None
     if progress:
