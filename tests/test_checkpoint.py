@@ -3,6 +3,7 @@ members read (sizes from the zip directory first), temporary files of killed wri
 removed, and Ctrl-C in any phase of a step resumable into the uninterrupted run."""
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -306,6 +307,133 @@ def test_temporary_files_of_a_killed_write_are_removed(tmp_path):
     resumed = minimize(shifted_abs, X0, method="es", maxiter=MAXITER, rng=5, checkpoint=path)
     assert sorted(os.listdir(tmp_path)) == sorted(["run.npz", *keep])
     _assert_same_run(resumed, _full("es"))  # from the second checkpoint, whole
+
+
+# -- Ctrl-C in every phase ----------------------------------------------------------
+
+_INTERRUPTED = """
+import io, json, os, signal, sys
+import numpy as np
+# as in an interactive session (a background job may start with SIGINT ignored)
+signal.signal(signal.SIGINT, signal.default_int_handler)
+sys.path.insert(0, sys.argv[1])
+from objectives import shifted_abs
+import zoopt
+
+folder, x0, maxiter = sys.argv[2], np.array(json.loads(sys.argv[3])), int(sys.argv[4])
+real_savez, out = np.savez, {}
+for name, method, at_call, at_write, at_nit in json.loads(sys.argv[5]):
+    count = {"fun": 0, "savez": 0}
+
+    def fun(X):
+        count["fun"] += 1
+        if count["fun"] == at_call:
+            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, in the objective
+        return shifted_abs(X)
+
+    def savez(fh, **arrays):
+        count["savez"] += 1
+        if count["savez"] == at_write:  # half the file written, then Ctrl-C
+            buf = io.BytesIO()
+            real_savez(buf, **arrays)
+            fh.write(buf.getvalue()[: len(buf.getvalue()) // 2])
+            fh.flush()
+            os.kill(os.getpid(), signal.SIGINT)
+        real_savez(fh, **arrays)
+
+    def callback(intermediate_result):
+        if intermediate_result.nit == at_nit:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    np.savez = savez
+    try:
+        res = zoopt.minimize(fun, x0, method=method, maxiter=maxiter, rng=5,
+                             checkpoint=os.path.join(folder, name + ".npz"),
+                             checkpoint_every=2, callback=callback)
+        out[name] = [int(res.status), int(res.nit), int(res.nfev)]
+    except KeyboardInterrupt:
+        out[name] = "raised"
+    finally:
+        np.savez = real_savez
+print(json.dumps(out))
+"""
+
+# phase -> (objective call, checkpoint write, callback nit) that sends SIGINT, and the
+# step the checkpoint then holds; calls: x0 is call 1, step s has its probes in call 2s
+# and its mean in call 2s + 1; checkpoints are written after steps 2, 4, 6 and at the end
+PHASES = {
+    "x0": ((1, 0, 0), 0),
+    "probes": ((6, 0, 0), 2),
+    "mean": ((7, 0, 0), 2),
+    "write": ((0, 2, 0), 4),  # in the checkpoint after step 4
+    "callback": ((0, 0, 3), 3),
+    "final write": ((7, 2, 0), 2),  # Ctrl-C in the mean, again in the final write
+}
+
+
+def test_ctrl_c_in_every_phase_resumes_into_the_uninterrupted_run(tmp_path):
+    scenarios = [[f"{m}-{p}", m, *PHASES[p][0]] for m in ALL for p in PHASES]
+    proc = subprocess.run(
+        [sys.executable, "-c", _INTERRUPTED, TESTS, str(tmp_path), json.dumps(X0.tolist()),
+         str(MAXITER), json.dumps(scenarios)],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    for method in ALL:
+        full = _full(method)
+        for phase, (_, step) in PHASES.items():
+            name = f"{method}-{phase}"
+            path = str(tmp_path / f"{name}.npz")
+            with np.load(path) as f:
+                assert int(f["loop_nit"]) == step, name
+                held = int(f["loop_nfev"])
+            assert held == (0 if step == 0 else int(full.history["nfev"][step - 1])), name
+            if phase == "final write":
+                assert out[name] == "raised", name  # a second Ctrl-C ends the run
+            else:  # the interrupted run is returned as of the step its checkpoint holds
+                assert out[name] == [4, step, held], (name, out[name])
+            resumed = minimize(shifted_abs, X0, method=method, maxiter=MAXITER, rng=5,
+                               checkpoint=path)
+            _assert_same_run(resumed, full)
+
+
+@pytest.mark.parametrize("method", ["es", "zo-adam", "snes"])
+@pytest.mark.parametrize("where", ["_apply", "best_probe"])
+def test_ctrl_c_between_the_statements_of_a_step(method, where, tmp_path, monkeypatch):
+    # a Ctrl-C can also come between two statements of the update (after x moved,
+    # before t counts the step) or of the loop's bookkeeping
+    cls = METHODS[method]
+    original = getattr(cls, where)
+    calls = []
+
+    def interrupted(self, *args):
+        out = original(self, *args)
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return out
+
+    monkeypatch.setattr(cls, where, interrupted)
+    path = str(tmp_path / "run.npz")
+    res = minimize(shifted_abs, X0, method=method, maxiter=MAXITER, rng=5, checkpoint=path)
+    assert (res.status, res.nit) == (4, 2)
+    monkeypatch.undo()
+    resumed = minimize(shifted_abs, X0, method=method, maxiter=MAXITER, rng=5,
+                       checkpoint=path)
+    _assert_same_run(resumed, _full(method))
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_a_step_never_writes_into_the_state_arrays(method):
+    # what the rollback after a Ctrl-C relies on: the step rebinds its state arrays
+    opt = METHODS[method](X0, rng=3)
+    opt.step(shifted_abs)
+    held = opt._snapshot()
+    copies = {k: np.copy(v) for k, v in held.items() if isinstance(v, np.ndarray)}
+    opt.step(shifted_abs)
+    assert copies
+    for k, v in copies.items():
+        assert _same_bits(held[k], v), k
 
 
 # -- the torch bridge ---------------------------------------------------------------

@@ -479,3 +479,14 @@ class Optimizer:
             setattr(self, k, None if np.isnan(val) else val)
         self._pending = None
         self.last = {}
+
+    def _snapshot(self) -> dict[str, Any]:
+        """The state as it is now, by reference: the update rules rebind their arrays
+        (they never write into them), so no copy is needed."""
+        names = ("x", "t", "key", "last", "_pending", *self._arrays, *self._scalars)
+        return {k: getattr(self, k) for k in names}
+
+    def _restore(self, snapshot: dict[str, Any]) -> None:
+        """Go back to a :meth:`_snapshot`."""
+        for k, v in snapshot.items():
+            setattr(self, k, v)

@@ -58,7 +58,8 @@ STATUS = {
     0: "target reached",
     1: "maximum number of function evaluations reached",
     2: "maximum number of iterations reached",
-    4: "interrupted by the user (KeyboardInterrupt); the best point so far is returned",
+    4: "interrupted by the user (KeyboardInterrupt); the run is returned as of its last "
+       "whole step",
     99: "`callback` raised `StopIteration`.",
 }
 
@@ -248,7 +249,9 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
         Path of an ``.npz`` checkpoint.  If it exists, the run resumes from it
         (same method and dimension required); it is rewritten atomically every
         ``checkpoint_every`` steps and at the end.  A run stopped and resumed
-        equals the uninterrupted run, bit for bit.  Every field of the file is
+        equals the uninterrupted run, bit for bit; so does one interrupted by
+        Ctrl-C (``KeyboardInterrupt``) in any phase of a step, which returns and
+        saves the run as of its last whole step.  Every field of the file is
         checked before the run (its size in the zip directory before it is
         read): a file that is not such a checkpoint is refused with a
         ``ValueError`` naming the field.
@@ -363,6 +366,10 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
             loop["best_f"] = f
             loop["best_x"] = x if box is None else x.clip(box[0], box[1]).astype(x.dtype)
 
+    # the run as of its last whole step (one assignment replaces it): what a Ctrl-C
+    # in any phase of a step (its probes, the mean's value, a checkpoint's write) goes
+    # back to, so that the checkpoint written then resumes into the uninterrupted run
+    committed = _commit(opt, loop)
     try:
         if eval_mean and loop["nit"] == 0 and loop["nfev"] == 0:
             # x0 is a candidate too: the result is never worse than the start
@@ -370,6 +377,7 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
             loop["nfev"] += 1
             loop["fun_mean"] = f0
             improve(f0, opt.x.copy())
+            committed = _commit(opt, loop)
             if bar is not None and maxiter is None:
                 bar.update(1)
         while True:
@@ -399,6 +407,7 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
                 loop["fun_mean"] = fm
                 improve(fm, opt.x.copy())
             loop["history"].append((loop["nit"], loop["nfev"], loop["best_f"], loop["fun_mean"]))
+            committed = _commit(opt, loop)
             if bar is not None:
                 rate = loop["nfev"] / max(time.perf_counter() - t_start, 1e-9)
                 bar.set_postfix(best=f"{loop['best_f']:.4g}", mean=f"{loop['fun_mean']:.4g}",
@@ -415,6 +424,7 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
                     status = 99
                     break
     except KeyboardInterrupt:
+        _rollback(opt, loop, committed)
         status = 4
     finally:
         if bar is not None:
@@ -422,6 +432,21 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
     if checkpoint is not None:
         _save(checkpoint, opt, loop)
     return _result(opt, loop, method, status, STATUS[status], status == 0)
+
+
+_COMMITTED = ("nit", "nfev", "best_f", "best_x", "fun_mean")
+
+
+def _commit(opt: Optimizer, loop: dict[str, Any]) -> tuple[Any, ...]:
+    """The optimizer's and the loop's state now, by reference (the history by length)."""
+    return opt._snapshot(), {k: loop[k] for k in _COMMITTED}, len(loop["history"])
+
+
+def _rollback(opt: Optimizer, loop: dict[str, Any], committed: tuple[Any, ...]) -> None:
+    snapshot, values, n_rows = committed
+    opt._restore(snapshot)
+    loop.update(values)
+    del loop["history"][n_rows:]
 
 
 def _result(opt: Optimizer, loop: dict[str, Any], method: str, status: int | None,
