@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zoopt import metrics
+from zoopt._bleu import _stats
 
 sacrebleu = pytest.importorskip("sacrebleu")
 
@@ -41,6 +42,11 @@ def _same(ours, theirs):
     assert ours.bp == theirs.bp
     assert ours.sys_len == theirs.sys_len
     assert ours.ref_len == theirs.ref_len
+    # counts and totals as sacreBLEU reports them (add-k included), of the same types
+    assert ours.counts == list(theirs.counts)
+    assert ours.totals == list(theirs.totals)
+    assert [type(x) for x in ours.counts + ours.totals] == [
+        type(x) for x in list(theirs.counts) + list(theirs.totals)]
 
 
 OPTIONS = st.fixed_dictionaries({
@@ -69,14 +75,17 @@ def _ours(opts):
 def test_corpus_bleu_identical_to_sacrebleu(corpus, opts):
     hyps, streams = corpus
     theirs = _sacre(opts, "none").corpus_score(hyps, streams)
-    _same(metrics.corpus_bleu(hyps, _refs(streams), **_ours(opts)), theirs)
+    _same(metrics.corpus_bleu(hyps, _refs(streams), references_form="per-hypothesis",
+                              **_ours(opts)), theirs)
+    _same(metrics.corpus_bleu(hyps, streams, references_form="streams", **_ours(opts)), theirs)
 
 
 @given(corpora(words=PUNCT_WORDS), OPTIONS)
 def test_13a_tokenization_identical_to_sacrebleu(corpus, opts):
     hyps, streams = corpus
     theirs = _sacre(opts, "13a").corpus_score(hyps, streams)
-    _same(metrics.corpus_bleu(hyps, _refs(streams), tokenize="13a", **_ours(opts)), theirs)
+    _same(metrics.corpus_bleu(hyps, _refs(streams), tokenize="13a",
+                              references_form="per-hypothesis", **_ours(opts)), theirs)
 
 
 @given(corpora(), OPTIONS)
@@ -84,7 +93,8 @@ def test_sentence_scores_and_batch_equal_the_loop(corpus, opts):
     hyps, streams = corpus
     refs = _refs(streams)
     sb = _sacre(opts, "none")
-    batch = metrics.sentence_bleu_batch(hyps, refs, **_ours(opts))
+    batch = metrics.sentence_bleu_batch(hyps, refs, references_form="per-hypothesis",
+                                        **_ours(opts))
     for k, (h, r) in enumerate(zip(hyps, refs, strict=True)):
         theirs = sb.sentence_score(h, r)
         ours = metrics.sentence_bleu(h, r, **_ours(opts))
@@ -107,9 +117,11 @@ def test_integer_ids_give_the_same_scores_as_strings(corpus):
         return np.array([vocab[w] for w in s.split()], dtype=np.int64)
 
     refs = _refs(streams)
-    a = metrics.corpus_bleu(hyps, refs)
-    b = metrics.corpus_bleu([ids(h) for h in hyps], [[ids(x) for x in r] for r in refs])
-    c = metrics.corpus_bleu([h.split() for h in hyps], [[x.split() for x in r] for r in refs])
+    form = {"references_form": "per-hypothesis"}
+    a = metrics.corpus_bleu(hyps, refs, **form)
+    b = metrics.corpus_bleu([ids(h) for h in hyps], [[ids(x) for x in r] for r in refs], **form)
+    c = metrics.corpus_bleu([h.split() for h in hyps], [[x.split() for x in r] for r in refs],
+                            **form)
     assert a == b == c
 
 
@@ -135,14 +147,15 @@ def test_thread_count_does_not_change_scores(threads):
 
 
 @pytest.mark.parametrize(("call", "exc", "match"), [
-    (lambda: metrics.corpus_bleu(["a b"], [["a"], ["b"]]), ValueError, "one entry per"),
+    (lambda: metrics.corpus_bleu(["a b", "c"], ["a"]), ValueError, "one entry per"),
+    (lambda: metrics.corpus_bleu(["a b"], [["a"], ["b"]]), ValueError, "streams"),
     (lambda: metrics.corpus_bleu([], []), ValueError, "must not be empty"),
     (lambda: metrics.corpus_bleu("a b", ["a"]), TypeError, "'hypotheses'"),
     (lambda: metrics.corpus_bleu(["a b"], [[]]), ValueError, "at least one reference"),
     (lambda: metrics.corpus_bleu(["a", ["b"]], ["a", "b"]), TypeError, "must be a string"),
     (lambda: metrics.corpus_bleu([[1, 2]], [[["a", "b"]]]), TypeError, "not a mix"),
     (lambda: metrics.corpus_bleu(["a"], ["a"], smooth="laplace"), ValueError, "'smooth'"),
-    (lambda: metrics.corpus_bleu(["a"], ["a"], tokenize="intl"), ValueError, "'tokenize'"),
+    (lambda: metrics.corpus_bleu(["a"], ["a"], tokenize="moses"), ValueError, "'tokenize'"),
     (lambda: metrics.corpus_bleu(["a"], ["a"], max_order=0), ValueError, "'max_order'"),
     (lambda: metrics.corpus_bleu(["a"], ["a"], smooth_value=-1.0), ValueError,
      "'smooth_value'"),
@@ -173,3 +186,29 @@ def test_lone_surrogates_split_like_str_split():
     theirs = sacrebleu.metrics.BLEU(tokenize="none", effective_order=True).sentence_score(s, [s])
     assert ours.score == theirs.score
     assert ours.counts == [4, 3, 2, 1]
+
+
+@settings(max_examples=60)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 3), st.sampled_from([2, 3, 50]),
+       st.sampled_from([8, 33, 64]))
+def test_long_orders_count_exactly(seed, R, V, max_order):
+    # repetitive n-grams of every order up to 64 (small vocabularies, long sentences,
+    # references sharing long spans with the hypothesis): the counts of the twin
+    import reference as ref
+
+    gen = np.random.default_rng(seed)
+    K = 4
+    hyps = [gen.integers(0, V, gen.integers(0, 90)) for _ in range(K)]
+    refs = []
+    for h in hyps:
+        rr = []
+        for _ in range(R):
+            r = h.copy()
+            edit = gen.random(r.size) < gen.choice([0.0, 0.05, 0.3])
+            r[edit] = gen.integers(0, V, int(edit.sum()))
+            rr.append(np.concatenate([r, gen.integers(0, V, gen.integers(0, 5))]))
+        refs.append(rr)
+    stats = _stats(hyps, refs, max_order, "none", False, "test")
+    for k in range(K):
+        assert stats[k].tolist() == ref.bleu_stats(hyps[k].tolist(),
+                                                   [r.tolist() for r in refs[k]], max_order)

@@ -2,30 +2,33 @@
 
 BLEU (Papineni et al. 2002): brevity penalty times the geometric mean of the
 clipped n-gram precisions; smoothing methods of Chen and Cherry (2014) as
-sacreBLEU names them (``none``, ``floor``, ``add-k``, ``exp``); the ``13a``
-tokenizer of mteval-v13a.
+sacreBLEU names them (``none``, ``floor``, ``add-k``, ``exp``); sacreBLEU's
+``13a``, ``intl``, ``zh`` and ``char`` tokenizers (Post 2018).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
+import json
 import numbers
-import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
+from zoopt._bleu_tokenizers import check_tokenizer, preprocess
 from zoopt._threads import get_num_threads
-from zoopt._validation import check_bool, check_choice, check_int
+from zoopt._validation import check_bool, check_int
 
 __all__ = ["BLEUScore", "corpus_bleu", "sentence_bleu", "sentence_bleu_batch"]
 
-SMOOTHS = {"none": (0, None), "floor": (1, 0.1), "add-k": (2, 1.0), "exp": (3, None)}
-TOKENIZERS = ("none", "13a")
+# smoothing code of the kernel, and sacreBLEU's default value (an int for add-k, as
+# sacreBLEU has it: the counts it reports under add-k stay ints by default)
+SMOOTHS: dict[str, tuple[int, float | None]] = {
+    "none": (0, None), "floor": (1, 0.1), "add-k": (2, 1), "exp": (3, None)}
+FORMS = ("per-hypothesis", "streams")
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,17 @@ class BLEUScore:
     sys_len, ref_len : int
         Hypothesis and (closest) reference lengths in tokens, summed.
     counts, totals : list of int
-        Matched and hypothesis n-grams per order.
+        Matched and hypothesis n-grams per order.  Under ``add-k`` smoothing
+        orders 2 and up include the added ``k``, as sacreBLEU reports them
+        (floats when ``k`` is a float).
+    name : str
+        ``"BLEU"``.
+    ratio : float
+        ``sys_len / ref_len`` (0 when ``ref_len`` is 0).
+
+    Notes
+    -----
+    ``str(score)`` and ``repr(score)`` are :meth:`format`'s line, as in sacreBLEU.
     """
 
     score: float
@@ -51,34 +64,76 @@ class BLEUScore:
     bp: float
     sys_len: int
     ref_len: int
-    counts: list[int]
-    totals: list[int]
+    counts: list[Any]
+    totals: list[Any]
+    # bootstrap mean and 95% half-width (sacreBLEU's _mean and _ci; -1 when not estimated)
+    _mean: float = field(default=-1.0, repr=False, compare=False)
+    _ci: float = field(default=-1.0, repr=False, compare=False)
+    name: ClassVar[str] = "BLEU"
 
     def __float__(self) -> float:
         return self.score
 
+    @property
+    def ratio(self) -> float:
+        return self.sys_len / self.ref_len if self.ref_len else 0
 
-# -- 13a tokenization (mteval-v13a, as used by WMT) ---------------------------
+    @property
+    def prec_str(self) -> str:
+        return "/".join(f"{p:.1f}" for p in self.precisions)
 
-_13A_RULES = [
-    (re.compile(r"([\{-\~\[-\` -\&\(-\+\:-\@\/])"), r" \1 "),  # punctuation and symbols
-    (re.compile(r"([^0-9])([\.,])"), r"\1 \2 "),  # period and comma unless in a number
-    (re.compile(r"([\.,])([^0-9])"), r" \1 \2"),
-    (re.compile(r"([0-9])(-)"), r"\1 \2 "),  # dash after a digit
-]
+    def _verbose(self) -> str:
+        return (f"{self.prec_str} (BP = {self.bp:.3f} ratio = {self.ratio:.3f} "
+                f"hyp_len = {self.sys_len:d} ref_len = {self.ref_len:d})")
 
+    def format(self, width: int = 2, score_only: bool = False, signature: str = "",
+               is_json: bool = False) -> str:
+        """The score as sacreBLEU prints it.
 
-@functools.lru_cache(maxsize=1 << 16)
-def _tokenize_13a(line: str) -> str:
-    # cached: references repeat across the calls of a training loop
-    line = line.replace("<skipped>", "").replace("-\n", "").replace("\n", " ")
-    if "&" in line:
-        line = (line.replace("&quot;", '"').replace("&amp;", "&")
-                .replace("&lt;", "<").replace("&gt;", ">"))
-    line = f" {line} "
-    for pattern, repl in _13A_RULES:
-        line = pattern.sub(repl, line)
-    return " ".join(line.split())
+        Parameters
+        ----------
+        width : int, optional
+            Decimals of the score (default 2).
+        score_only : bool, optional
+            Only the score (and the bootstrap mean and interval, when estimated).
+        signature : str, optional
+            A signature string (``str(BLEU.get_signature())``) to print after
+            the name.
+        is_json : bool, optional
+            A JSON object instead of the line.
+
+        Returns
+        -------
+        str
+            e.g. ``"BLEU = 53.73 83.3/60.0/50.0/33.3 (BP = 1.000 ratio = 1.000
+            hyp_len = 6 ref_len = 6)"``, the line of sacreBLEU's ``format``.
+        """
+        width = check_int(width, "width", "BLEUScore.format", low=0, high=100)
+        signature = str(signature)
+        sc = f"{self.score:.{width}f}"
+        out: dict[str, Any] = {"name": self.name, "score": float(sc), "signature": signature}
+        if self._mean > 0:
+            mean, ci = f"{self._mean:.{width}f}", f"{self._ci:.{width}f}"
+            sc += f" (\u03bc = {mean} \u00b1 {ci})"
+            out.update(confidence_mean=float(mean), confidence_var=float(ci),
+                       confidence=f"\u03bc = {mean} \u00b1 {ci}")
+        if score_only:
+            return sc
+        verbose = self._verbose()
+        if is_json:
+            out["verbose_score"] = verbose
+            if signature:
+                for part in signature.split("|"):
+                    key, _, value = part.partition(":")
+                    out[key] = value
+            return json.dumps(out, indent=1, ensure_ascii=False)
+        head = f"{self.name}|{signature}" if signature else self.name
+        return f"{head} = {sc} {verbose}"
+
+    def __repr__(self) -> str:
+        return self.format()
+
+    __str__ = __repr__
 
 
 # -- inputs -------------------------------------------------------------------
@@ -118,43 +173,138 @@ class _Encoder:
                             "not a mix.")
 
 
-def _prepare(hyps: Any, refs: Any, tokenize: str, lowercase: bool, caller: str):
+def _bytes_error(name: str, what: str, caller: str) -> TypeError:
+    return TypeError(
+        f"The {name!r} parameter of {caller} must hold str (or token sequences), not bytes: "
+        f"{what} is a bytes object. Decode it first, e.g. b.decode('utf-8').")
+
+
+def _check_outer(hyps: Any, refs: Any, caller: str, hyp_name: str = "hypotheses") -> None:
+    """The containers: sequences, non-empty, no bytes where text is expected."""
+    if isinstance(hyps, bytes | bytearray):
+        raise _bytes_error(hyp_name, "the whole parameter", caller)
     if isinstance(hyps, str) or not _is_seq(hyps):
-        raise TypeError(f"The 'hypotheses' parameter of {caller} must be a sequence of "
+        raise TypeError(f"The {hyp_name!r} parameter of {caller} must be a sequence of "
                         f"hypotheses (strings or token sequences). Got {type(hyps).__name__}.")
+    if isinstance(refs, bytes | bytearray):
+        raise _bytes_error("references", "the whole parameter", caller)
     if isinstance(refs, str) or not _is_seq(refs):
         raise TypeError(f"The 'references' parameter of {caller} must be a sequence with one "
                         f"entry per hypothesis. Got {type(refs).__name__}.")
+    if len(hyps) == 0:
+        raise ValueError(f"The {hyp_name!r} parameter of {caller} must not be empty.")
+    if isinstance(hyps[0], bytes | bytearray):
+        raise _bytes_error(hyp_name, "hypothesis 0", caller)
+
+
+def _stream_like(refs: Any, K: int, text: bool) -> bool:
+    """Whether ``refs`` reads as sacreBLEU's streams: sequences of K references each."""
+    if len(refs) == 0:
+        return False
+    for s in refs:
+        if not _is_seq(s) or len(s) != K:
+            return False
+        first = s[0]
+        if not (isinstance(first, str) or first is None if text else _is_seq(first)):
+            return False
+    return True
+
+
+def _check_form(form: Any, caller: str) -> str | None:
+    if form is None or (isinstance(form, str) and form in FORMS):
+        return form
+    raise ValueError(f"The 'references_form' parameter of {caller} must be None, "
+                     f"'per-hypothesis' or 'streams'. Got {form!r} instead.")
+
+
+def _from_streams(hyps: Any, refs: Any, caller: str) -> tuple[list[list[Any]], int]:
+    """sacreBLEU's reference streams (``refs[j][k]``: reference j of hypothesis k,
+    ``None`` where hypothesis k has fewer references) -> references per hypothesis,
+    and the references per hypothesis (-1 when they vary)."""
     K = len(hyps)
-    if K == 0:
-        raise ValueError(f"The 'hypotheses' parameter of {caller} must not be empty.")
+    if len(refs) == 0:
+        raise ValueError(f"The 'references' parameter of {caller} must hold at least one "
+                         "reference stream.")
+    for j, s in enumerate(refs):
+        if isinstance(s, bytes | bytearray):
+            raise _bytes_error("references", f"stream {j}", caller)
+        if not _is_seq(s):
+            raise TypeError(f"The 'references' parameter of {caller} must be a list of "
+                            f"reference streams (each a sequence with one reference per "
+                            f"hypothesis). Stream {j} is {type(s).__name__}.")
+        if len(s) != K:
+            raise ValueError(f"The 'references' parameter of {caller}: every reference stream "
+                             f"needs one entry per hypothesis ({K}); stream {j} has {len(s)}.")
+    per = [list(t) for t in zip(*refs, strict=True)]
+    if any(r is None for t in per for r in t):
+        per = [[r for r in t if r is not None] for t in per]
+        for k, t in enumerate(per):
+            if not t:
+                raise ValueError(f"The 'references' parameter of {caller}: hypothesis {k} has "
+                                 "no reference (None in every stream).")
+        counts = {len(t) for t in per}
+        return per, counts.pop() if len(counts) == 1 else -1
+    return per, len(refs)
+
+
+def _per_hypothesis(hyps: Any, refs: Any, form: str | None, caller: str) -> Any:
+    """References as one entry per hypothesis, read as ``form`` says; refused when
+    the form is not given and the references could be read either way."""
+    K = len(hyps)
+    text = isinstance(hyps[0], str)
+    if form == "streams":
+        return _from_streams(hyps, refs, caller)[0]
+    if form == "per-hypothesis":
+        return refs
+    hint = ("pass references_form='per-hypothesis' (references[k] holds the references of "
+            "hypothesis k) or references_form='streams' (references[j][k] is reference j of "
+            "hypothesis k, sacreBLEU's layout); zoopt.metrics.BLEU().corpus_score takes "
+            "sacreBLEU's streams as sacreBLEU does")
+    if len(refs) != K:
+        if _stream_like(refs, K, text):
+            raise ValueError(
+                f"The 'references' parameter of {caller} has {len(refs)} entries for {K} "
+                f"hypotheses, each with {K} references: it looks like sacreBLEU's reference "
+                f"streams, which are not the default reading here; {hint}.")
+        return refs  # the entry count is refused with the other checks
+    if K >= 2 and _stream_like(refs, K, text):
+        raise ValueError(
+            f"The 'references' parameter of {caller} can be read two ways: {K} entries of {K} "
+            f"references each, one entry per hypothesis or one reference stream each; {hint}.")
+    return refs
+
+
+def _prepare(hyps: Any, refs: Any, tokenize: str, lowercase: bool, caller: str,
+             form: str | None = None, hyp_name: str = "hypotheses"):
+    _check_outer(hyps, refs, caller, hyp_name)
+    refs = _per_hypothesis(hyps, refs, form, caller)
+    K = len(hyps)
     if len(refs) != K:
         raise ValueError(f"The 'references' parameter of {caller} must have one entry per "
                          f"hypothesis: {K} hypotheses, {len(refs)} reference entries.")
-    text = isinstance(hyps[0], str)
+    if isinstance(hyps[0], str):
+        return _prepare_text(hyps, refs, tokenize, lowercase, caller, hyp_name)
+    if tokenize != "none":
+        raise ValueError(f"The 'tokenize' parameter of {caller} applies to string inputs; "
+                         "token sequences are used as they are. Pass tokenize='none' (or the "
+                         f"untokenized strings). Got tokenize={tokenize!r} with hypothesis 0 "
+                         f"of type {type(hyps[0]).__name__}.")
 
-    def words(s: Any, what: str) -> Any:
-        if text:
-            if not isinstance(s, str):
-                raise TypeError(f"{caller}: {what} must be a string like the first hypothesis. "
-                                f"Got {type(s).__name__}.")
-            s = s.lower() if lowercase else s
-            s = s.rstrip()
-            return (_tokenize_13a(s) if tokenize == "13a" else s).split()
+    def words(s: Any, what: str, name: str) -> Any:
+        if isinstance(s, bytes | bytearray):
+            raise _bytes_error(name, what, caller)
         if not _is_seq(s):
             raise TypeError(f"{caller}: {what} must be a sequence of tokens like the first "
                             f"hypothesis. Got {type(s).__name__}.")
         return [t.lower() if (lowercase and isinstance(t, str)) else t for t in s] \
             if lowercase else s
 
-    if text:
-        return _prepare_text(hyps, refs, tokenize, lowercase, caller, words)
     enc = _Encoder(caller)
     pieces: list[np.ndarray] = []
     hyp_se, ref_se, ref_ptr = [], [], [0]
     off = 0
     for k in range(K):
-        h = enc.ids(words(hyps[k], f"hypothesis {k}"))
+        h = enc.ids(words(hyps[k], f"hypothesis {k}", hyp_name))
         pieces.append(h)
         hyp_se.append((off, off + h.size))
         off += h.size
@@ -165,7 +315,7 @@ def _prepare(hyps: Any, refs: Any, tokenize: str, lowercase: bool, caller: str):
             raise ValueError(f"{caller}: hypothesis {k} needs at least one reference "
                              "(a token sequence or a list of them).")
         for j, r in enumerate(many):
-            ids = enc.ids(words(r, f"reference {j} of hypothesis {k}"))
+            ids = enc.ids(words(r, f"reference {j} of hypothesis {k}", "references"))
             pieces.append(ids)
             ref_se.append((off, off + ids.size))
             off += ids.size
@@ -179,7 +329,7 @@ def _prepare(hyps: Any, refs: Any, tokenize: str, lowercase: bool, caller: str):
 
 
 def _prepare_text(hyps: Any, refs: Any, tokenize: str, lowercase: bool, caller: str,
-                  words: Any):
+                  hyp_name: str = "hypotheses"):
     """String inputs: every line split and encoded by one compiled pass."""
     K = len(hyps)
     lines: list[str]
@@ -209,14 +359,20 @@ def _prepare_text(hyps: Any, refs: Any, tokenize: str, lowercase: bool, caller: 
     lines = []
     n_refs = []
     for k, (h, rk) in enumerate(zip(hyps, refs, strict=True)):
+        if isinstance(h, bytes | bytearray):
+            raise _bytes_error(hyp_name, f"hypothesis {k}", caller)
         if not isinstance(h, str):
             raise TypeError(f"{caller}: hypothesis {k} must be a string like the first "
                             f"hypothesis. Got {type(h).__name__}.")
+        if isinstance(rk, bytes | bytearray):
+            raise _bytes_error("references", f"the reference of hypothesis {k}", caller)
         many = [rk] if isinstance(rk, str) else list(rk) if _is_seq(rk) else None
         if not many:
             raise ValueError(f"{caller}: hypothesis {k} needs at least one reference "
                              "(a string or a list of strings).")
         for j, r in enumerate(many):
+            if isinstance(r, bytes | bytearray):
+                raise _bytes_error("references", f"reference {j} of hypothesis {k}", caller)
             if not isinstance(r, str):
                 raise TypeError(f"{caller}: reference {j} of hypothesis {k} must be a string. "
                                 f"Got {type(r).__name__}.")
@@ -228,12 +384,13 @@ def _prepare_text(hyps: Any, refs: Any, tokenize: str, lowercase: bool, caller: 
 
 def _segments(lines: list[str], n_refs: list[int], tokenize: str, lowercase: bool):
     """Lines (each hypothesis followed by its references) -> kernel inputs."""
+    return _encoded(preprocess(lines, tokenize, lowercase), n_refs)
+
+
+def _encoded(lines: list[str], n_refs: list[int]):
+    """Preprocessed lines (each hypothesis followed by its references) -> kernel inputs."""
     from zoopt._cy import bleu as kernels
 
-    if lowercase:
-        lines = [s.lower() for s in lines]
-    if tokenize == "13a":
-        lines = [_tokenize_13a(s.rstrip()) for s in lines]
     toks, lens = kernels.encode_words(lines, get_num_threads())
     ends = np.cumsum(lens)
     starts = ends - lens
@@ -247,10 +404,26 @@ def _segments(lines: list[str], n_refs: list[int], tokenize: str, lowercase: boo
             np.ascontiguousarray(ends[is_ref]), ref_ptr)
 
 
-def _options(max_order: Any, smooth: Any, smooth_value: Any, tokenize: Any, caller: str):
-    max_order = check_int(max_order, "max_order", caller, low=1, high=64)
-    smooth = check_choice(smooth, "smooth", caller, tuple(SMOOTHS))
-    tokenize = check_choice(tokenize, "tokenize", caller, TOKENIZERS)
+class _Options(NamedTuple):
+    max_order: int
+    smooth: str
+    code: int  # the kernel's smoothing code
+    value: float  # the smoothing value the kernel uses
+    raw: Any  # the smoothing value as sacreBLEU keeps it (None: the default)
+    eff: bool
+    tokenize: str
+    lowercase: bool
+
+
+def _options(max_order: Any, smooth: Any, smooth_value: Any, tokenize: Any,
+             effective_order: Any, lowercase: Any, caller: str,
+             names: tuple[str, str] = ("max_order", "smooth")) -> _Options:
+    max_order = check_int(max_order, names[0], caller, low=1, high=64)
+    if not isinstance(smooth, str) or smooth not in SMOOTHS:
+        options = ", ".join(repr(c) for c in SMOOTHS)
+        raise ValueError(f"The {names[1]!r} parameter of {caller} must be one of {options}. "
+                         f"Got {smooth!r} instead.")
+    tokenize = check_tokenizer(tokenize, caller)
     code, default = SMOOTHS[smooth]
     if smooth_value is None:
         value = 0.0 if default is None else float(default)
@@ -262,17 +435,19 @@ def _options(max_order: Any, smooth: Any, smooth_value: Any, tokenize: Any, call
         if not np.isfinite(value) or value < 0:
             raise ValueError(f"The 'smooth_value' parameter of {caller} must be finite and "
                              f">= 0. Got {smooth_value!r}.")
-    return max_order, code, value, tokenize
+    eff = check_bool(effective_order, "effective_order", caller)
+    lowercase = check_bool(lowercase, "lowercase", caller)
+    return _Options(max_order, smooth, code, value, smooth_value, eff, tokenize, lowercase)
 
 
-def _stats(hyps: Any, refs: Any, max_order: int, tokenize: str, lowercase: bool,
-           caller: str) -> np.ndarray:
+def _count(prepared: tuple[np.ndarray, ...], max_order: int) -> np.ndarray:
+    """Kernel inputs -> per-pair statistics ``[hyp_len, ref_len, correct.., total..]``."""
     from zoopt._cy import bleu as kernels
 
-    toks, hs, he, rs, re_, rp = _prepare(hyps, refs, tokenize, lowercase, caller)
+    toks, hs, he, rs, re_, rp = prepared
     longest = int((he - hs).max()) if he.size else 0
     size = 1 << max(4, int(2 * longest + 2).bit_length())
-    # tokens of each pair (hypothesis and references) for the running hashes
+    # tokens of each pair (hypothesis and references): the kernel's n-gram ids
     ref_tok = np.concatenate([[0], np.cumsum(re_ - rs)])
     pair = (he - hs) + (ref_tok[rp[1:]] - ref_tok[rp[:-1]])
     scratch = int(pair.max()) if pair.size else 0
@@ -282,32 +457,49 @@ def _stats(hyps: Any, refs: Any, max_order: int, tokenize: str, lowercase: bool,
     return stats
 
 
-def _checked_stats(hyps: Any, refs: Any, max_order: Any, smooth: Any, smooth_value: Any,
-                   tokenize: Any, effective_order: Any, lowercase: Any, caller: str):
-    """Validate the options, then the per-pair statistics."""
-    max_order, code, value, tokenize = _options(max_order, smooth, smooth_value, tokenize,
-                                                caller)
-    eff = check_bool(effective_order, "effective_order", caller)
-    lowercase = check_bool(lowercase, "lowercase", caller)
-    stats = _stats(hyps, refs, max_order, tokenize, lowercase, caller)
-    return stats, (max_order, code, value, eff)
+def _stats(hyps: Any, refs: Any, max_order: int, tokenize: str, lowercase: bool,
+           caller: str, form: str | None = None, hyp_name: str = "hypotheses") -> np.ndarray:
+    return _count(_prepare(hyps, refs, tokenize, lowercase, caller, form, hyp_name),
+                  max_order)
 
 
-def _scores(stats: np.ndarray, max_order: int, code: int, value: float, eff: bool):
+def _scores(stats: np.ndarray, opts: _Options):
     from zoopt._cy import bleu as kernels
 
     K = stats.shape[0]
     score = np.empty(K)
-    prec = np.empty((K, max_order))
+    prec = np.empty((K, opts.max_order))
     bp = np.empty(K)
-    kernels.bleu_scores(np.ascontiguousarray(stats, dtype=np.float64), max_order, code, value,
-                        eff, sys.version_info >= (3, 12), score, prec, bp, get_num_threads())
+    kernels.bleu_scores(np.ascontiguousarray(stats, dtype=np.float64), opts.max_order,
+                        opts.code, opts.value, opts.eff, sys.version_info >= (3, 12), score,
+                        prec, bp, get_num_threads())
     return score, prec, bp
+
+
+def _score_of(total: np.ndarray, opts: _Options) -> BLEUScore:
+    """The BLEUScore of summed statistics, with the counts as sacreBLEU reports them."""
+    score, prec, bp = _scores(total[None, :], opts)
+    N = opts.max_order
+    counts = total[2 : 2 + N].tolist()
+    totals = total[2 + N :].tolist()
+    if opts.smooth == "add-k" and any(counts):
+        # sacreBLEU adds k to the statistics of orders 2.. in place, before its check
+        # for an order without n-grams, and reports them so
+        k = SMOOTHS["add-k"][1] if opts.raw is None else opts.raw
+        for n in range(1, N):
+            counts[n] += k
+            totals[n] += k
+            if totals[n] == 0:
+                break
+    return BLEUScore(score=float(score[0]), precisions=prec[0].tolist(), bp=float(bp[0]),
+                     sys_len=int(total[0]), ref_len=int(total[1]), counts=counts,
+                     totals=totals)
 
 
 def corpus_bleu(hypotheses: Any, references: Any, *, max_order: int = 4, smooth: str = "exp",
                 smooth_value: float | None = None, tokenize: str = "none",
-                effective_order: bool = False, lowercase: bool = False) -> BLEUScore:
+                effective_order: bool = False, lowercase: bool = False,
+                references_form: str | None = None) -> BLEUScore:
     """Corpus BLEU with sacreBLEU's numbers.
 
     Parameters
@@ -317,21 +509,33 @@ def corpus_bleu(hypotheses: Any, references: Any, *, max_order: int = 4, smooth:
         or integer ids, e.g. arrays of token ids).
     references : sequence
         One entry per hypothesis: a reference of the same kind, or a list of
-        several references.
+        several references (``references_form="per-hypothesis"``); or
+        sacreBLEU's reference streams (``references_form="streams"``).
     max_order : int, optional
-        Largest n-gram order (default 4).
+        Largest n-gram order (default 4, at most 64).
     smooth : {"exp", "none", "floor", "add-k"}, optional
         Smoothing (default "exp", sacreBLEU's default).
     smooth_value : float, optional
         For "floor" (default 0.1) and "add-k" (default 1).
-    tokenize : {"none", "13a"}, optional
-        For string inputs: "none" (default here) splits on whitespace; "13a"
-        is mteval-v13a's tokenization, sacreBLEU's default.  Note that
-        sacreBLEU's default is "13a": pass ``tokenize="13a"`` to compare with
-        its default output.
+    tokenize : {"none", "13a", "intl", "zh", "char"}, optional
+        For string inputs: "none" (default here) splits on whitespace; the
+        others are sacreBLEU's tokenizers of those names ("13a" is
+        mteval-v13a's, sacreBLEU's default: pass ``tokenize="13a"`` to compare
+        with its default output; "intl" needs the ``regex`` module, the
+        ``intl`` extra).  Token sequences are used as given ("none" only).
     effective_order : bool, optional
         Ignore orders with no n-gram (default False for corpus BLEU).
     lowercase : bool, optional
+    references_form : {None, "per-hypothesis", "streams"}, optional
+        How ``references`` is laid out.  "per-hypothesis": ``references[k]``
+        holds the reference(s) of hypothesis ``k``.  "streams": sacreBLEU's
+        layout, ``references[j][k]`` is reference ``j`` of hypothesis ``k``
+        (every stream as long as ``hypotheses``; ``None`` entries where a
+        hypothesis has fewer references).  None (default): "per-hypothesis",
+        and a ``ValueError`` when the references could also be streams
+        (``len(references) == len(hypotheses)`` entries of as many references
+        each) or can only be streams (e.g. ``[refs]``), so that no layout is
+        guessed.
 
     Returns
     -------
@@ -340,21 +544,28 @@ def corpus_bleu(hypotheses: Any, references: Any, *, max_order: int = 4, smooth:
         ``counts``, ``totals``: the same numbers as
         ``sacrebleu.metrics.BLEU(...).corpus_score``.
 
+    See Also
+    --------
+    BLEU : sacreBLEU's interface (``BLEU().corpus_score(hyps, [refs])``).
+
     Examples
     --------
     >>> from zoopt.metrics import corpus_bleu
     >>> round(corpus_bleu(["the cat sat on the mat"], [["the cat sat on a mat"]]).score, 4)
     53.7285
+    >>> hyps = ["the cat sat on the mat", "a dog ran"]
+    >>> stream = ["the cat sat on a mat", "the dog ran"]
+    >>> corpus_bleu(hyps, [stream], references_form="streams").score == corpus_bleu(
+    ...     hyps, [[r] for r in stream]).score
+    True
     """
-    stats, (max_order, code, value, eff) = _checked_stats(
-        hypotheses, references, max_order, smooth, smooth_value, tokenize, effective_order,
-        lowercase, "corpus_bleu")
-    total = stats.sum(axis=0)[None, :]
-    score, prec, bp = _scores(total, max_order, code, value, eff)
-    t = total[0]
-    return BLEUScore(score=float(score[0]), precisions=prec[0].tolist(), bp=float(bp[0]),
-                     sys_len=int(t[0]), ref_len=int(t[1]),
-                     counts=t[2 : 2 + max_order].tolist(), totals=t[2 + max_order :].tolist())
+    caller = "corpus_bleu"
+    opts = _options(max_order, smooth, smooth_value, tokenize, effective_order, lowercase,
+                    caller)
+    form = _check_form(references_form, caller)
+    stats = _stats(hypotheses, references, opts.max_order, opts.tokenize, opts.lowercase,
+                   caller, form)
+    return _score_of(stats.sum(axis=0), opts)
 
 
 def sentence_bleu(hypothesis: Any, references: Any, *, max_order: int = 4, smooth: str = "exp",
@@ -371,29 +582,38 @@ def sentence_bleu(hypothesis: Any, references: Any, *, max_order: int = 4, smoot
     >>> round(sentence_bleu("the cat sat", ["the cat sat down"]).score, 4)
     71.6531
     """
+    caller = "sentence_bleu"
+    if isinstance(hypothesis, bytes | bytearray):
+        raise _bytes_error("hypothesis", "the hypothesis", caller)
+    opts = _options(max_order, smooth, smooth_value, tokenize, effective_order, lowercase,
+                    caller)
     many = references if _is_seq(references) and len(references) > 0 and (
-        isinstance(references[0], str) if isinstance(hypothesis, str)
+        isinstance(references[0], str | bytes | bytearray) if isinstance(hypothesis, str)
         else _is_seq(references[0])) else [references]
-    return corpus_bleu([hypothesis], [many], max_order=max_order, smooth=smooth,
-                       smooth_value=smooth_value, tokenize=tokenize,
-                       effective_order=effective_order, lowercase=lowercase)
+    stats = _stats([hypothesis], [many], opts.max_order, opts.tokenize, opts.lowercase,
+                   caller, "per-hypothesis")
+    return _score_of(stats[0], opts)
 
 
 def sentence_bleu_batch(hypotheses: Any, references: Any, *, max_order: int = 4,
                         smooth: str = "exp", smooth_value: float | None = None,
                         tokenize: str = "none", effective_order: bool = True,
-                        lowercase: bool = False) -> np.ndarray:
+                        lowercase: bool = False,
+                        references_form: str | None = None) -> np.ndarray:
     """Sentence BLEU of many hypotheses in one compiled call (the REINFORCE use).
 
-    Same inputs as :func:`corpus_bleu` (one reference entry per hypothesis)
-    and the defaults of :func:`sentence_bleu`.
+    Same inputs as :func:`corpus_bleu` (``references_form`` included) and the
+    defaults of :func:`sentence_bleu`.
 
     Returns
     -------
     scores : ndarray of float64, shape (K,)
         ``scores[k] == sentence_bleu(hypotheses[k], references[k]).score``.
     """
-    stats, (max_order, code, value, eff) = _checked_stats(
-        hypotheses, references, max_order, smooth, smooth_value, tokenize, effective_order,
-        lowercase, "sentence_bleu_batch")
-    return _scores(stats, max_order, code, value, eff)[0]
+    caller = "sentence_bleu_batch"
+    opts = _options(max_order, smooth, smooth_value, tokenize, effective_order, lowercase,
+                    caller)
+    form = _check_form(references_form, caller)
+    stats = _stats(hypotheses, references, opts.max_order, opts.tokenize, opts.lowercase,
+                   caller, form)
+    return _scores(stats, opts)[0]

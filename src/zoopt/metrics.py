@@ -19,11 +19,14 @@ import numpy as np
 
 from zoopt._backend import backend_of, check_same_backend, is_device_array
 from zoopt._bleu import BLEUScore, corpus_bleu, sentence_bleu, sentence_bleu_batch
+from zoopt._bleu_compat import BLEU, BLEUSignature
+from zoopt._bleu_significance import PairedTestResult, paired_bleu_test
 from zoopt._threads import get_num_threads
 from zoopt._validation import check_choice, check_int
 
-__all__ = ["BLEUScore", "accuracy", "confusion_matrix", "corpus_bleu", "f1_score",
-           "sentence_bleu", "sentence_bleu_batch"]
+__all__ = ["BLEU", "BLEUScore", "BLEUSignature", "PairedTestResult", "accuracy",
+           "confusion_matrix", "corpus_bleu", "f1_score", "paired_bleu_test", "sentence_bleu",
+           "sentence_bleu_batch"]
 
 AVERAGES = ("binary", "micro", "macro", "weighted")
 _DIRECT_MAX = 1 << 22  # labels in [0, 2^22) are used as ids directly
