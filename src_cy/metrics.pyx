@@ -1,7 +1,10 @@
 """Counting kernels of the classification metrics, batched over predictions.
 
 Python validates and maps labels to ids in [0, C); these functions fill the
-count arrays.  Each row of predictions is counted by one thread.
+count arrays.  Each row of predictions is counted by one thread.  The weighted
+sums add the weights of a row in sample order, one addition at a time from
+zero, as ``numpy.bincount`` adds its weights and as scipy's COO-to-dense
+conversion adds repeated entries (scikit-learn's weighted counts are those).
 """
 from cython.parallel cimport parallel, prange
 from libc.stdint cimport int32_t, int64_t
@@ -13,6 +16,10 @@ from _kernel_util cimport _check_flag, _flag
 ctypedef fused label_t:
     int32_t
     int64_t
+
+ctypedef fused weight_t:
+    int64_t
+    double
 
 cdef enum:
     # classes up to this count use four interleaved sub-histograms per row
@@ -106,3 +113,30 @@ def confusion(const label_t[::1] y_true, const label_t[:, ::1] y_pred,
     for p in prange(P, schedule="static", nogil=True, num_threads=n_threads):
         for i in range(N):
             out[p, y_true[i], y_pred[p, i]] += 1
+
+
+def class_sums(const label_t[::1] y_true, const label_t[:, ::1] y_pred,
+               const double[::1] w, double[:, ::1] tp, double[:, ::1] pred, int n_threads):
+    """Weighted ``class_counts``: ``tp[p, c]`` sums ``w[i]`` over the hits of class
+    ``c`` in row ``p``, ``pred[p, c]`` over its predictions of ``c``, in sample order."""
+    cdef Py_ssize_t P = y_pred.shape[0], N = y_pred.shape[1], C = tp.shape[1], p, i, c
+    cdef label_t q
+    for p in prange(P, schedule="static", nogil=True, num_threads=n_threads):
+        for c in range(C):
+            tp[p, c] = 0.0
+            pred[p, c] = 0.0
+        for i in range(N):
+            q = y_pred[p, i]
+            pred[p, q] += w[i]
+            if q == y_true[i]:
+                tp[p, q] += w[i]
+
+
+def confusion_sums(const label_t[::1] y_true, const label_t[:, ::1] y_pred,
+                   const weight_t[::1] w, weight_t[:, :, ::1] out, int n_threads):
+    """``out[p, t, q]`` += ``w[i]`` for every example (true ``t``, predicted ``q``),
+    in sample order."""
+    cdef Py_ssize_t P = y_pred.shape[0], N = y_pred.shape[1], p, i
+    for p in prange(P, schedule="static", nogil=True, num_threads=n_threads):
+        for i in range(N):
+            out[p, y_true[i], y_pred[p, i]] += w[i]

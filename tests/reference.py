@@ -349,6 +349,27 @@ def confusion(y_true, y_pred, C):
     return out
 
 
+def class_sums(y_true, y_pred, w, C):
+    """Weighted tp[p, c] and pred[p, c]: np.bincount adds its weights in sample order."""
+    P = y_pred.shape[0]
+    tp = np.zeros((P, C))
+    pred = np.zeros((P, C))
+    for p in range(P):
+        pred[p] = np.bincount(y_pred[p], weights=w, minlength=C)
+        hit = y_pred[p] == y_true
+        tp[p] = np.bincount(y_pred[p][hit], weights=w[hit], minlength=C)
+    return tp, pred
+
+
+def confusion_sums(y_true, y_pred, w, C):
+    """out[p, t, q] += w[i], one example after the other."""
+    out = np.zeros((y_pred.shape[0], C, C), dtype=w.dtype)
+    for p in range(y_pred.shape[0]):
+        for i in range(y_true.size):
+            out[p, y_true[i], y_pred[p, i]] += w[i]
+    return out
+
+
 # --------------------------------------------------------------------------
 # BLEU kernels
 

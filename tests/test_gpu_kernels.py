@@ -329,6 +329,22 @@ def test_count_kernels(gpu_metrics, P, N, C, dtype, seed, kind):
     gpu_metrics[kind].confusion(yt, yp, cm, 1)
     np.testing.assert_array_equal(cm, ref.confusion(yt, yp, C))
     assert gpu_metrics[kind].minmax(yp.ravel(), 1) == ref.minmax(yp)
+    # weighted sums: one thread per row, in sample order, as the Cython kernels
+    w = gen.standard_normal(N) * 10.0 ** gen.integers(-8, 9, N)
+    stp, spred = np.full((P, C), np.nan), np.full((P, C), np.nan)
+    gpu_metrics[kind].class_sums(yt, yp, w, stp, spred, 1)
+    ctp, cpred = np.empty((P, C)), np.empty((P, C))
+    cy_metrics.class_sums(yt, yp, w, ctp, cpred, 1)
+    assert_same_bits(stp, ctp)
+    assert_same_bits(spred, cpred)
+    etp, epred = ref.class_sums(yt, yp, w, C)
+    assert_same_bits(stp, etp)
+    assert_same_bits(spred, epred)
+    for wt in (w, gen.integers(-5, 9, N)):
+        got, want = np.zeros((P, C, C), wt.dtype), np.zeros((P, C, C), wt.dtype)
+        gpu_metrics[kind].confusion_sums(yt, yp, wt, got, 1)
+        cy_metrics.confusion_sums(yt, yp, wt, want, 1)
+        assert_same_bits(got, want)
 
 
 @settings(max_examples=40)
@@ -470,6 +486,17 @@ def test_one_block_loops_over_large_problems(emu_dir):
     cm = np.zeros((4, 5, 5), np.int64)
     mk.confusion(yt, yp, cm, 1)
     np.testing.assert_array_equal(cm, ref.confusion(yt, yp, 5))
+    yp = gen.integers(0, 5, (100, 300))  # more rows than the 32 threads: each loops
+    w = gen.standard_normal(300)
+    tp, pred = np.empty((100, 5)), np.empty((100, 5))
+    mk.class_sums(yt, yp, w, tp, pred, 1)
+    etp, epred = ref.class_sums(yt, yp, w, 5)
+    assert_same_bits(tp, etp)
+    assert_same_bits(pred, epred)
+    cm, want = np.zeros((100, 5, 5)), np.zeros((100, 5, 5))
+    mk.confusion_sums(yt, yp, w, cm, 1)
+    cy_metrics.confusion_sums(yt, yp, w, want, 1)
+    assert_same_bits(cm, want)
 
 
 # ---------------------------------------------------------------------------
@@ -578,6 +605,10 @@ SANITIZED_RUN = textwrap.dedent("""
     yp = np.stack([yt, yt[::-1].copy()])
     mk.class_counts(yt, yp, np.empty((2, 4), np.int64), np.empty((2, 4), np.int64), 1)
     mk.confusion(yt, yp, np.zeros((2, 4, 4), np.int64), 1)
+    mk.class_sums(yt, yp, np.ones(50), np.empty((2, 4)), np.empty((2, 4)), 1)
+    mk.confusion_sums(yt, yp, np.ones(50), np.zeros((2, 4, 4)), 1)
+    mk.confusion_sums(yt.astype(np.int32), yp.astype(np.int32), np.ones(50, np.int64),
+                      np.zeros((2, 4, 4), np.int64), 1)
     pk.row_score(z, np.zeros(7, np.int64), np.ones(7), np.empty((7, 5)), 1)
     from zoopt._gpu._projection import ProjectionKernels
     prj = ProjectionKernels(gpu_emu.EmuLauncher({projection!r}, block=32, max_blocks=3), np)

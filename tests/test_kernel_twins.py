@@ -29,6 +29,26 @@ def test_count_kernels_match_twins(P, N, C, seed, dtype, n_threads):
     assert metrics_k.minmax(yp.ravel(), n_threads) == ref.minmax(yp)
 
 
+@given(st.integers(1, 6), st.integers(1, 50), st.sampled_from([2, 5, 600]), seeds,
+       st.sampled_from([np.int32, np.int64]), st.integers(1, 2))
+def test_weighted_count_kernels_match_twins(P, N, C, seed, dtype, n_threads):
+    gen = np.random.default_rng(seed % 2**32)
+    yt = gen.integers(0, C, N).astype(dtype)
+    yp = gen.integers(0, C, (P, N)).astype(dtype)
+    yp[:, : N // 2] = yt[: N // 2]  # plenty of hits
+    w = gen.standard_normal(N) * 10.0 ** gen.integers(-8, 9, N)  # sums that depend on order
+    tp, pred = np.full((P, C), np.nan), np.full((P, C), np.nan)
+    metrics_k.class_sums(yt, yp, w, tp, pred, n_threads)
+    etp, epred = ref.class_sums(yt, yp, w, C)
+    np.testing.assert_array_equal(tp.view(np.uint64), etp.view(np.uint64))
+    np.testing.assert_array_equal(pred.view(np.uint64), epred.view(np.uint64))
+    for wt in (w, gen.integers(-5, 9, N)):  # the float64 and the int64 accumulator
+        cm = np.zeros((P, C, C), wt.dtype)
+        metrics_k.confusion_sums(yt, yp, wt, cm, n_threads)
+        want = ref.confusion_sums(yt, yp, wt, C)
+        np.testing.assert_array_equal(cm.view(np.uint64), want.view(np.uint64))
+
+
 @given(st.lists(st.lists(st.sampled_from(["a", "b", "é", "c\u00a0d", "x\ty", ""]),
                          max_size=6).map(" ".join), max_size=8))
 def test_encode_words_matches_twin(lines):
