@@ -295,15 +295,34 @@ def test_metrics_through_cuda_kernels_equal_cpu(emulated_all, labels):
              ("f1 None", lambda m, a, b: m.f1_score(a, b, average=None)),
              ("f1 binary", lambda m, a, b: m.f1_score(a > a.min(), b > a.min())),
              ("f1 labels", lambda m, a, b: m.f1_score(a, b, average="macro",
-                                                      labels=[int(a.min()), int(a.max())]))]
+                                                      labels=[int(a.min()), int(a.max())])),
+             ("f1 weighted sums", lambda m, a, b: m.f1_score(a, b, average="weighted",
+                                                             sample_weight=w)),
+             ("f1 micro sums", lambda m, a, b: m.f1_score(a, b, average="micro",
+                                                          sample_weight=w)),
+             ("accuracy int weights", lambda m, a, b: m.accuracy(a, b, sample_weight=wi)),
+             ("accuracy int count", lambda m, a, b: m.accuracy(a, b, sample_weight=wi,
+                                                               normalize=False)),
+             ("confusion sums", lambda m, a, b: m.confusion_matrix(a, b, sample_weight=w)),
+             ("confusion int sums", lambda m, a, b: m.confusion_matrix(
+                 a, b, labels=[int(a.max()), int(a.min())], sample_weight=wi)),
+             ("confusion normalized", lambda m, a, b: m.confusion_matrix(
+                 a, b, sample_weight=w, normalize="pred"))]
+    w = gen.standard_normal(257) * 10.0 ** gen.integers(-6, 7, 257)
+    wi = gen.integers(0, 5, 257)
     for name, call in calls:
         want = call(metrics, yt, yp)
         launch["metrics"].calls.clear()
         with _backend._override(backend):
             got = call(metrics, yt, yp)
         assert_same_bits(got, want)
-        if name != "accuracy":
+        if not name.startswith("accuracy"):
             assert launch["metrics"].calls, name
+        if "sums" in name:
+            assert any("_sums_" in c for c in launch["metrics"].calls), name
+    with _backend._override(backend), pytest.raises(TypeError, match="integer weights on the "
+                                                                      "GPU"):
+        metrics.accuracy(yt, yp, sample_weight=w)
     if labels == "direct":
         want = metrics.confusion_matrix(yt, yp, 4)
         with _backend._override(backend):

@@ -22,13 +22,14 @@ from zoopt._bleu import BLEUScore, corpus_bleu, sentence_bleu, sentence_bleu_bat
 from zoopt._bleu_compat import BLEU, BLEUSignature
 from zoopt._bleu_significance import PairedTestResult, paired_bleu_test
 from zoopt._threads import get_num_threads
-from zoopt._validation import check_choice, check_int
+from zoopt._validation import check_bool, check_choice, check_int
 
 __all__ = ["BLEU", "BLEUScore", "BLEUSignature", "PairedTestResult", "accuracy",
            "confusion_matrix", "corpus_bleu", "f1_score", "paired_bleu_test", "sentence_bleu",
            "sentence_bleu_batch"]
 
 AVERAGES = ("binary", "micro", "macro", "weighted")
+NORMALIZE = ("true", "pred", "all")
 _DIRECT_MAX = 1 << 22  # labels in [0, 2^22) are used as ids directly
 
 
@@ -41,22 +42,28 @@ def _labels_array(y: Any, name: str, caller: str) -> Any:
     a = np.asarray(y)
     if a.size == 0:
         return a.astype(np.int64)
-    if a.dtype.kind == "f":
-        raise TypeError(f"The {name!r} parameter of {caller} must hold integer (or string, "
-                        f"or bool) labels. Got float dtype {a.dtype}; convert class labels "
-                        "with .astype(int) if they are whole numbers.")
-    if a.dtype.kind not in "biuUSO":
-        raise TypeError(f"The {name!r} parameter of {caller} must hold integer, bool or "
-                        f"string labels. Got dtype {a.dtype}.")
     if a.dtype.kind == "O":
+        # scikit-learn cannot order such labels either (it fails sorting them)
         flat = a.ravel().tolist()
         if any(v is None for v in flat):
-            raise TypeError(f"The {name!r} parameter of {caller} holds None labels.")
+            raise TypeError(f"The {name!r} parameter of {caller} holds None labels; labels "
+                            "must be all strings or all integers.")
         strings = {isinstance(v, str) for v in flat}
         if len(strings) > 1:  # 1 and "1" are different labels, not one
             raise TypeError(f"The {name!r} parameter of {caller} mixes string and "
                             "non-string labels; use one type.")
-        a = a.astype(str) if strings == {True} else np.asarray(flat).reshape(a.shape)
+        conv = np.asarray(flat)
+        if conv.shape != (len(flat),):
+            raise TypeError(f"The {name!r} parameter of {caller} must hold one scalar label "
+                            "per element. Got an object array holding sequences.")
+        a = conv.reshape(a.shape)
+    if a.dtype.kind == "f":
+        raise TypeError(f"The {name!r} parameter of {caller} must hold integer (or string, "
+                        f"or bool) labels. Got float dtype {a.dtype}; convert class labels "
+                        "with .astype(int) if they are whole numbers.")
+    if a.dtype.kind not in "biuUS":
+        raise TypeError(f"The {name!r} parameter of {caller} must hold integer, bool or "
+                        f"string labels. Got dtype {a.dtype}.")
     return a
 
 
@@ -64,9 +71,15 @@ def _check_pair(y_true: Any, y_pred: Any, caller: str) -> tuple[np.ndarray, np.n
     yt = _labels_array(y_true, "y_true", caller)
     yp = _labels_array(y_pred, "y_pred", caller)
     check_same_backend(backend_of(yp), yt, "y_true", caller)
+    # (N, 1) columns are raveled, as scikit-learn's metrics do (without a warning there):
+    # a column of y_pred cannot be N predictions of one example, y_true has N examples
+    if yt.ndim == 2 and yt.shape[1] == 1:
+        yt = yt.reshape(-1)
     if yt.ndim != 1 or yt.size == 0:
-        raise ValueError(f"The 'y_true' parameter of {caller} must be a non-empty 1-D array. "
-                         f"Got shape {yt.shape} instead.")
+        raise ValueError(f"The 'y_true' parameter of {caller} must be a non-empty 1-D array "
+                         f"(or an (N, 1) column). Got shape {yt.shape} instead.")
+    if yp.ndim == 2 and yp.shape == (yt.size, 1) and yt.size > 1:
+        yp = yp.reshape(-1)
     if yp.ndim == 0 or yp.shape[-1] != yt.size:
         raise ValueError(f"The 'y_pred' parameter of {caller} must have shape (..., N) with "
                          f"N = {yt.size} as y_true. Got shape {yp.shape} instead.")
@@ -74,6 +87,46 @@ def _check_pair(y_true: Any, y_pred: Any, caller: str) -> tuple[np.ndarray, np.n
         raise TypeError(f"The 'y_true' and 'y_pred' parameters of {caller} mix string and "
                         f"numeric labels ({yt.dtype} and {yp.dtype}).")
     return yt, yp
+
+
+def _check_labels(labels: Any, yt: Any, caller: str) -> Any:
+    """The ``labels`` argument as a non-empty 1-D array of the kind of ``y_true``'s labels."""
+    lab = _labels_array(labels, "labels", caller).ravel()
+    if lab.size == 0:
+        raise ValueError(f"The 'labels' parameter of {caller} must name at least one label. "
+                         "Got an empty array.")
+    if (lab.dtype.kind in "US") != (yt.dtype.kind in "US"):
+        raise TypeError(f"The 'labels' parameter of {caller} must hold labels of the kind of "
+                        f"y_true ({yt.dtype}). Got dtype {lab.dtype}: string and numeric "
+                        "labels never match.")
+    return lab
+
+
+def _sample_weight(sample_weight: Any, n: int, backend: Any, caller: str) -> Any:
+    """``sample_weight`` as a 1-D array of ``n`` finite int or float weights, not all
+    zero (scikit-learn refuses all-zero weights too), on ``backend``; None stays None."""
+    if sample_weight is None:
+        return None
+    check_same_backend(backend, sample_weight, "sample_weight", caller)
+    xp = backend.xp
+    w = sample_weight if is_device_array(sample_weight) else np.asarray(sample_weight)
+    if w.dtype.kind not in "iuf" or w.dtype.itemsize > 8:
+        hint = "; pass sample_weight.astype(int) for 0/1 weights" if w.dtype.kind == "b" else ""
+        raise TypeError(f"The 'sample_weight' parameter of {caller} must hold int or float "
+                        f"(float16, float32, float64) weights. Got dtype {w.dtype}{hint}.")
+    if w.shape != (n,):
+        raise ValueError(f"The 'sample_weight' parameter of {caller} must have shape (N,) = "
+                         f"({n},), one weight per example of y_true. Got shape {w.shape} "
+                         "instead.")
+    if w.dtype.kind == "f":
+        bad = int((~xp.isfinite(w)).sum())
+        if bad:
+            raise ValueError(f"The 'sample_weight' parameter of {caller} must hold finite "
+                             f"weights. Got {bad} NaN or infinite weight(s).")
+    if not bool((w != 0).any()):
+        raise ValueError(f"The 'sample_weight' parameter of {caller} must hold at least one "
+                         "non-zero weight. Got only zeros.")
+    return w
 
 
 def _encode(yt: np.ndarray, yp: np.ndarray, extra: np.ndarray | None):
@@ -97,7 +150,7 @@ def _encode(yt: np.ndarray, yp: np.ndarray, extra: np.ndarray | None):
         # by the label, not by the data
         n_in = sum(int(p.size) for p in parts)
         if lo >= 0 and hi < _DIRECT_MAX and hi < max(1024, 4 * n_in):
-            return yt.astype(dt), yp_c, np.arange(hi + 1)
+            return xp.ascontiguousarray(yt, dtype=dt), yp_c, np.arange(hi + 1)
     classes = xp.unique(xp.concatenate([xp.unique(p) for p in parts]))
     yt_ids = xp.searchsorted(classes, yt).astype(np.int32)
     yp_ids = xp.searchsorted(classes, yp2).astype(np.int32)
@@ -118,60 +171,250 @@ def _counts(yt: Any, yp2: Any, C: int):
     return backend.to_host(tp), backend.to_host(pred), backend.to_host(true)
 
 
-def accuracy(y_true: Any, y_pred: Any) -> Any:
+def _weighted_counts(yt: Any, yp2: Any, w: Any, C: int):
+    """The sums of the weights of hits, predictions and examples per class (float64,
+    host arrays), each added in sample order as ``numpy.bincount`` adds them."""
+    backend = backend_of(yp2)
+    xp = backend.xp
+    yt_c, yp_c = xp.ascontiguousarray(yt), xp.ascontiguousarray(yp2)
+    w64 = xp.ascontiguousarray(w, dtype=np.float64)  # bincount's conversion of weights
+    P = yp_c.shape[0]
+    tp, pred = xp.empty((P, C)), xp.empty((P, C))
+    backend.metrics.class_sums(yt_c, yp_c, w64, tp, pred, get_num_threads())
+    hits, true = xp.empty((1, C)), xp.empty((1, C))  # y_true predicting itself: its sums
+    backend.metrics.class_sums(yt_c, yt_c.reshape(1, -1), w64, hits, true, get_num_threads())
+    return backend.to_host(tp), backend.to_host(pred), backend.to_host(true)[0]
+
+
+def _packed_sums(v: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``np.sum(v[p][keep[p]])`` for each row ``p``, bit for bit.
+
+    NumPy's pairwise summation groups the items by their count and position, so the
+    kept items of each row are packed side by side and rows of one count are summed
+    together (one NumPy reduction per distinct count, at most one per class)."""
+    if keep.all():
+        return np.ascontiguousarray(v, dtype=np.float64).sum(axis=1)
+    n = keep.sum(axis=1)
+    out = np.zeros(v.shape[0])
+    for k in np.unique(n):
+        rows = np.flatnonzero(n == k)
+        packed = np.asarray(v[rows][keep[rows]], dtype=np.float64).reshape(rows.size, int(k))
+        out[rows] = packed.sum(axis=1)
+    return out
+
+
+def _nanmean_one(f: np.ndarray) -> np.ndarray:
+    """scikit-learn's ``np.nanmean`` of one score per row: NaN stays NaN, else NumPy's
+    sum of the one item (which starts from +0.0: -0.0 becomes 0.0) over 1."""
+    return np.where(np.isnan(f), np.nan, _packed_sums(f[:, None], np.ones((f.size, 1), bool)))
+
+
+def accuracy(y_true: Any, y_pred: Any, *, normalize: bool = True,
+             sample_weight: Any = None) -> Any:
     """Fraction of correct predictions, batched over the leading axes of ``y_pred``.
 
     Parameters
     ----------
-    y_true : array_like of int, bool or str, shape (N,)
-    y_pred : array_like, shape (..., N)
+    y_true : array_like of int, bool or str, shape (N,) or (N, 1)
+    y_pred : array_like, shape (..., N), or an (N, 1) column
+    normalize : bool, optional
+        True (default): the (weighted) fraction of correct predictions; False:
+        their (weighted) count, as a float.
+    sample_weight : array_like of int or float, shape (N,), optional
+        One weight per example, shared by all rows of ``y_pred``.  On the GPU
+        only integer weights are taken (their sums are exact in any order);
+        float weights need host arrays.
 
     Returns
     -------
     acc : float or ndarray of shape ``y_pred.shape[:-1]``
-        Same as ``sklearn.metrics.accuracy_score(y_true, row)`` for each row.
+        Same as ``sklearn.metrics.accuracy_score(y_true, row, normalize=...,
+        sample_weight=...)`` for each row, bit for bit.
+
+    Notes
+    -----
+    With weights, the fraction is ``np.average`` of the hits: their products
+    with the weights summed by NumPy's pairwise summation, over
+    ``sample_weight.sum(dtype=float64)``; the count is ``np.dot`` of each
+    row's hits and the weights (a BLAS dot for float weights, taken row by
+    row since a matrix-vector product sums in another order).  These are the
+    operations of scikit-learn's ``accuracy_score``.
 
     Examples
     --------
     >>> from zoopt.metrics import accuracy
     >>> accuracy([0, 1, 1, 0], [[0, 1, 0, 0], [1, 1, 1, 0]]).tolist()
     [0.75, 0.75]
+    >>> accuracy([0, 1, 1, 0], [0, 1, 0, 0], sample_weight=[1, 2, 3, 4])
+    0.7
     """
-    yt, yp = _check_pair(y_true, y_pred, "accuracy")
-    acc = (yp == yt).sum(axis=-1) / yt.size
-    return float(acc) if yp.ndim == 1 else acc
+    caller = "accuracy"
+    yt, yp = _check_pair(y_true, y_pred, caller)
+    normalize = check_bool(normalize, "normalize", caller)
+    backend = backend_of(yp)
+    w = _sample_weight(sample_weight, yt.size, backend, caller)
+    hits = (yp == yt).reshape(-1, yt.size)
+    if w is None:
+        n_hit = hits.sum(axis=1)
+        acc = n_hit / yt.size if normalize else n_hit.astype(np.float64)
+    elif backend.is_device:
+        if w.dtype.kind == "f":
+            raise TypeError("The 'sample_weight' parameter of accuracy must hold integer "
+                            f"weights on the GPU. Got dtype {w.dtype}: scikit-learn's sums of "
+                            "float weights run in NumPy's order; pass host arrays for them.")
+        wi = w.astype(np.int64)
+        total = (hits * wi).sum(axis=1)  # integers: exact in any order
+        if normalize:
+            scale = int(wi.sum())
+            if scale == 0:
+                raise ValueError("The 'sample_weight' parameter of accuracy sums to zero: "
+                                 "the weighted fraction (normalize=True) is undefined.")
+            acc = total.astype(np.float64) / float(scale)
+        else:  # np.dot of integers wraps in the weights' dtype: so does this
+            acc = total.astype(w.dtype).astype(np.float64)
+    elif normalize:
+        scale = w.sum(dtype=np.float64)
+        if scale == 0:
+            raise ValueError("The 'sample_weight' parameter of accuracy sums to zero: the "
+                             "weighted fraction (normalize=True) is undefined.")
+        acc = np.multiply(hits, w, dtype=np.float64).sum(axis=1) / scale
+    elif w.dtype.kind == "f":
+        acc = np.array([np.dot(h, w) for h in hits], dtype=np.float64)
+    else:
+        acc = np.dot(hits, w).astype(np.float64)
+    return float(acc[0]) if yp.ndim == 1 else acc.reshape(yp.shape[:-1])
 
 
-def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int) -> np.ndarray:
+def _normalized(cm: np.ndarray, how: str) -> np.ndarray:
+    """``cm`` (P, L, L) over its rows, columns or whole matrix, 0/0 as 0: the operations
+    of scikit-learn's ``confusion_matrix(normalize=...)``, matrix by matrix."""
+    with np.errstate(all="ignore"):
+        if how == "true":
+            cm = cm / cm.sum(axis=-1, keepdims=True)
+        elif how == "pred":
+            cm = cm / cm.sum(axis=-2, keepdims=True)
+        else:
+            cm = cm / cm.reshape(cm.shape[0], -1).sum(axis=-1)[:, None, None]
+    return np.nan_to_num(cm)
+
+
+def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int | None = None, *,
+                     labels: Any = None, sample_weight: Any = None,
+                     normalize: str | None = None) -> Any:
     """Confusion matrices, batched: ``out[..., t, q]`` counts true ``t`` predicted ``q``.
 
     Parameters
     ----------
-    y_true : array_like of int, shape (N,)
-        Labels in ``[0, n_classes)``.
-    y_pred : array_like of int, shape (..., N)
-    n_classes : int
+    y_true : array_like of int, bool or str, shape (N,) or (N, 1)
+    y_pred : array_like, shape (..., N), or an (N, 1) column
+    n_classes : int, optional
+        Integer labels in ``[0, n_classes)``, rows and columns in that order
+        (labels outside are an error).  Give ``n_classes`` or ``labels``, not both.
+    labels : array_like, optional
+        The labels of the rows and columns, in that order, as scikit-learn's
+        ``labels``: examples whose true or predicted label is not among them
+        are left out; at least one must occur in ``y_true``.  By default the
+        sorted labels seen in ``y_true`` or in ``y_pred`` (for a batch, in any
+        of its rows, so that all matrices share one shape).
+    sample_weight : array_like of int or float, shape (N,), optional
+        Weights of the examples: the cells sum them (int64 for integer
+        weights, float64 for float weights, as scikit-learn).
+    normalize : {"true", "pred", "all"}, optional
+        Divide by the row sums (true labels), the column sums (predictions) or
+        the total; 0/0 gives 0, as scikit-learn.
 
     Returns
     -------
-    cm : ndarray of int64, shape ``y_pred.shape[:-1] + (n_classes, n_classes)``
-        Rows are true classes and columns predictions, as in scikit-learn's
-        ``confusion_matrix(y_true, row, labels=range(n_classes))``.
+    cm : ndarray of shape ``y_pred.shape[:-1] + (L, L)``
+        int64 counts (float64 with float weights or ``normalize``): for each
+        row of ``y_pred``, scikit-learn's ``confusion_matrix(y_true, row,
+        labels=..., sample_weight=..., normalize=...)``, bit for bit (with
+        ``n_classes``, ``labels=range(n_classes)``).
+
+    Raises
+    ------
+    TypeError
+        String labels with ``n_classes`` (name them with ``labels``).
+    ValueError
+        Labels outside ``[0, n_classes)``; ``labels`` empty or none of them
+        in ``y_true``; ``n_classes`` and ``labels`` both given.
+
+    Notes
+    -----
+    Weighted cells add the weights in sample order, as scikit-learn's COO
+    sum does.  On the GPU, normalized matrices are finished on the host
+    (NumPy's summation order) from the counts, then copied back.
+
+    Examples
+    --------
+    >>> from zoopt.metrics import confusion_matrix
+    >>> confusion_matrix(["cat", "dog", "cat"], ["cat", "cat", "cat"]).tolist()
+    [[2, 0], [1, 0]]
+    >>> confusion_matrix([0, 1, 1], [0, 1, 0], 2, normalize="true").tolist()
+    [[1.0, 0.0], [0.5, 0.5]]
     """
     caller = "confusion_matrix"
     yt, yp = _check_pair(y_true, y_pred, caller)
     backend = backend_of(yp)
     xp = backend.xp
-    C = check_int(n_classes, "n_classes", caller, low=1, high=_DIRECT_MAX)
-    for name, a in (("y_true", yt), ("y_pred", yp)):
-        if a.dtype.kind not in "biu" or a.min() < 0 or a.max() >= C:
-            raise ValueError(f"The {name!r} parameter of {caller} must hold integer labels in "
-                             f"[0, {C}). Got values in [{a.min()}, {a.max()}].")
-    yp2 = xp.ascontiguousarray(yp.reshape(-1, yt.size).astype(np.int32))
-    out = xp.zeros((yp2.shape[0], C, C), dtype=np.int64)
-    backend.metrics.confusion(xp.ascontiguousarray(yt.astype(np.int32)), yp2, out,
-                              get_num_threads())
-    return out.reshape(*yp.shape[:-1], C, C)
+    w = _sample_weight(sample_weight, yt.size, backend, caller)
+    if normalize is not None:
+        normalize = check_choice(normalize, "normalize", caller, NORMALIZE)
+    if n_classes is not None:
+        if labels is not None:
+            raise ValueError(f"The 'n_classes' and 'labels' parameters of {caller} both name "
+                             f"the classes; pass one. Got n_classes={n_classes!r} and labels.")
+        L = size = check_int(n_classes, "n_classes", caller, low=1, high=_DIRECT_MAX)
+        for name, a in (("y_true", yt), ("y_pred", yp)):
+            if a.dtype.kind in "US":
+                raise TypeError(f"The {name!r} parameter of {caller} must hold integer labels "
+                                f"in [0, {L}) when n_classes is given. Got string labels "
+                                f"(dtype {a.dtype}); name them with labels=[...] instead.")
+            lo, hi = int(a.min()), int(a.max())
+            if lo < 0 or hi >= L:
+                raise ValueError(f"The {name!r} parameter of {caller} must hold integer labels "
+                                 f"in [0, {L}) (n_classes={L}). Got values in [{lo}, {hi}].")
+        yt_ids = xp.ascontiguousarray(yt, dtype=np.int32)
+        yp_ids = xp.ascontiguousarray(yp.reshape(-1, yt.size), dtype=np.int32)
+    else:
+        lab = None if labels is None else _check_labels(labels, yt, caller)
+        yt_ids, yp_ids, classes = _encode(yt, yp, lab)
+        K = classes.size
+        n_true = backend.to_host(xp.bincount(yt_ids, minlength=K))
+        if lab is None:
+            n_pred = backend.to_host(xp.bincount(yp_ids.reshape(-1), minlength=K))
+            sel = np.flatnonzero((n_true > 0) | (n_pred > 0))
+        else:
+            sel = np.searchsorted(classes, backend.to_host(lab))
+            if not (n_true[sel] > 0).any():
+                raise ValueError(f"The 'labels' parameter of {caller} must name at least one "
+                                 f"label of y_true. Got {backend.to_host(lab)[:5].tolist()}, "
+                                 "none of which is in y_true.")
+        L = size = sel.size
+        if not np.array_equal(sel, np.arange(K)):
+            # each class id to its position among the labels (a repeated label keeps its
+            # last position, as scikit-learn's label-to-index dict does); the examples of
+            # other classes go to an extra row and column, cut off below
+            size = L + 1
+            where = np.full(K, L, dtype=np.int32)
+            ids, first = np.unique(sel[::-1], return_index=True)
+            where[ids] = L - 1 - first
+            where_x = xp.asarray(where)
+            yt_ids, yp_ids = where_x[yt_ids], where_x[yp_ids]
+    P = yp_ids.shape[0]
+    if w is None:
+        cm = xp.zeros((P, size, size), dtype=np.int64)
+        backend.metrics.confusion(yt_ids, yp_ids, cm, get_num_threads())
+    else:
+        acc = np.int64 if w.dtype.kind in "iu" else np.float64  # scikit-learn's accumulator
+        cm = xp.zeros((P, size, size), dtype=acc)
+        backend.metrics.confusion_sums(yt_ids, yp_ids, xp.ascontiguousarray(w, dtype=acc), cm,
+                                       get_num_threads())
+    if size != L:
+        cm = xp.ascontiguousarray(cm[:, :L, :L])
+    if normalize is not None:
+        cm = xp.asarray(_normalized(backend.to_host(cm), normalize))
+    return cm.reshape(*yp.shape[:-1], L, L)
 
 
 def _zero_division(value: Any) -> float:
@@ -186,31 +429,36 @@ def _zero_division(value: Any) -> float:
 
 
 def _fscore(tp: np.ndarray, true: np.ndarray, pred: np.ndarray, zd: float) -> np.ndarray:
-    """2 tp / (true + pred), as scikit-learn computes it; zero denominators give zd."""
-    denom = (true + pred).astype(np.float64)
+    """2 tp / (true + pred) in float64, as scikit-learn computes it (its F-beta with
+    beta = 1); zero denominators give zd."""
+    denom = np.asarray(true, dtype=np.float64) + np.asarray(pred, dtype=np.float64)
     zero = denom == 0
-    f = (2.0 * tp.astype(np.float64)) / np.where(zero, 1.0, denom)
+    f = (2 * np.asarray(tp, dtype=np.float64)) / np.where(zero, 1.0, denom)
     return np.where(zero, zd, f)
 
 
 def f1_score(y_true: Any, y_pred: Any, *, average: str | None = "binary", pos_label: Any = 1,
-             labels: Any = None, zero_division: Any = 0.0) -> Any:
+             labels: Any = None, sample_weight: Any = None, zero_division: Any = 0.0) -> Any:
     """F1 score, batched over the leading axes of ``y_pred``; scikit-learn's values.
 
     Parameters
     ----------
-    y_true : array_like of int, bool or str, shape (N,)
-    y_pred : array_like, shape (..., N)
+    y_true : array_like of int, bool or str, shape (N,) or (N, 1)
+    y_pred : array_like, shape (..., N), or an (N, 1) column
         One or many predictions of the same examples.
     average : {"binary", "micro", "macro", "weighted"} or None, optional
         As in ``sklearn.metrics.f1_score`` (default "binary": the F1 of
-        ``pos_label``; needs at most two labels).  None returns one score per
+        ``pos_label``; each row may hold at most two labels, judged row by
+        row as one scikit-learn call per row).  None returns one score per
         label (of ``labels``, or of every label seen in the batch).
     pos_label : int, bool or str, optional
         The positive class of ``average="binary"`` (default 1).
     labels : array_like, optional
         The labels to score and average over; by default those present (in
         ``y_true`` or in that row of ``y_pred``), as scikit-learn does per call.
+        Not used with ``average="binary"`` (as in scikit-learn).
+    sample_weight : array_like of int or float, shape (N,), optional
+        Weights of the examples, shared by all rows of ``y_pred``.
     zero_division : {0.0, 1.0, np.nan, "warn"}, optional
         The value of an F1 whose denominator is zero (default 0.0; "warn"
         gives 0.0 as scikit-learn does, without the warning).  NaN scores are
@@ -222,12 +470,21 @@ def f1_score(y_true: Any, y_pred: Any, *, average: str | None = "binary", pos_la
         Shape ``y_pred.shape[:-1]`` (a float for 1-D ``y_pred``), plus a last
         axis of labels when ``average`` is None.
 
+    Raises
+    ------
+    ValueError
+        A row with more than two labels, or two labels without ``pos_label``,
+        under ``average="binary"`` (as scikit-learn).
+
     Notes
     -----
     ``F1 = 2 tp / (2 tp + fp + fn)``.  One compiled pass counts hits and
-    predictions per class for every row; the averages follow scikit-learn's
-    definitions (macro: mean over labels; weighted: weighted by support, plain
-    mean if all supports are zero; micro: from the summed counts).
+    predictions per class for every row (weighted: sums of the weights in
+    sample order, as ``numpy.bincount``); the averages follow scikit-learn's
+    operations, so the results are its bits: the totals rebuilt as
+    ``tp + fp`` and ``tp + fn``, macro as ``np.nanmean`` over the row's labels,
+    weighted as ``np.average`` of the non-NaN scores by support (their plain
+    mean if the supports sum to zero), micro from the summed totals.
 
     Examples
     --------
@@ -242,19 +499,20 @@ def f1_score(y_true: Any, y_pred: Any, *, average: str | None = "binary", pos_la
     if average is not None:
         average = check_choice(average, "average", caller, AVERAGES)
     zd = _zero_division(zero_division)
-    lab = None if labels is None else _labels_array(labels, "labels", caller).ravel()
-    if lab is not None and lab.size == 0:
-        raise ValueError("The 'labels' parameter of f1_score must not be empty.")
+    backend = backend_of(yp)
+    w = _sample_weight(sample_weight, yt.size, backend, caller)
+    lab = None
+    if labels is not None and average != "binary":
+        lab = _check_labels(labels, yt, caller)
     pos = None
     if average == "binary":
         pos = _labels_array([pos_label], "pos_label", caller)
-    extra = None
-    if lab is not None:
-        extra = lab
-    yt_ids, yp2, classes = _encode(yt, yp, extra)
+    yt_ids, yp2, classes = _encode(yt, yp, lab)
     C = classes.size
     tp, pred, true = _counts(yt_ids, yp2, C)
     present = (true[None, :] + pred) > 0  # (P, C): seen in y_true or in that row
+    if w is not None:
+        tp, pred, true = _weighted_counts(yt_ids, yp2, w, C)
 
     if average == "binary":
         assert pos is not None
@@ -270,44 +528,49 @@ def f1_score(y_true: Any, y_pred: Any, *, average: str | None = "binary", pos_la
         has_pos = present[:, k[0]] if k.size else np.zeros(per_row.shape, dtype=bool)
         bad = np.flatnonzero(~has_pos & (per_row >= 2))
         if bad.size:
+            hint = ("; labels is not used with average='binary', the scored class is "
+                    "pos_label" if labels is not None else "")
             raise ValueError(f"pos_label={pos_label!r} is not a valid label. It should be "
-                             f"one of {classes[present[bad[0]]].tolist()}.")
-        out = (np.full(tp.shape[0], zd) if k.size == 0
-               else _fscore(tp[:, k[0]], true[k[0]], pred[:, k[0]], zd))
-        return _shape(out, yp)
+                             f"one of {classes[present[bad[0]]].tolist()}{hint}.")
+        if k.size == 0:
+            return _shape(_nanmean_one(np.full(tp.shape[0], zd)), yp)
+        c = k[0]
+        fp, fn = pred[:, c] - tp[:, c], true[c] - tp[:, c]
+        return _shape(_nanmean_one(_fscore(tp[:, c], tp[:, c] + fn, tp[:, c] + fp, zd)), yp)
 
     if lab is not None:
-        ids = np.searchsorted(classes, backend_of(lab).to_host(lab))  # all among the classes
-        sel_tp, sel_pred, sel_true = tp[:, ids], pred[:, ids], true[ids]
-        mask = np.ones(sel_tp.shape, dtype=bool)
+        ids = np.searchsorted(classes, backend.to_host(lab))  # all among the classes
+        tp, pred, true = tp[:, ids], pred[:, ids], true[ids]
+        keep = np.ones(tp.shape, dtype=bool)
     else:
-        sel_tp, sel_pred, sel_true = tp, pred, true
-        mask = present
+        keep = present
+    # scikit-learn rebuilds the totals from its per-class confusion matrices
+    fp, fn = pred - tp, true[None, :] - tp
+    pred, true = tp + fp, tp + fn
 
     if average == "micro":
-        out = _fscore((sel_tp * mask).sum(1), (sel_true[None, :] * mask).sum(1),
-                      (sel_pred * mask).sum(1), zd)
-        return _shape(out, yp)
-    f = _fscore(sel_tp, sel_true[None, :], sel_pred, zd)
+        out = _fscore(_packed_sums(tp, keep), _packed_sums(true, keep),
+                      _packed_sums(pred, keep), zd)
+        return _shape(_nanmean_one(out), yp)
+    f = _fscore(tp, true, pred, zd)
     if average is None:
         if lab is None:
             cols = np.flatnonzero(present.any(axis=0))
             f = f[:, cols]
-        xp = backend_of(yp).xp
+        xp = backend.xp
         return xp.asarray(f[0] if yp.ndim == 1 else f.reshape(*yp.shape[:-1], f.shape[1]))
-    ok = mask & ~np.isnan(f)
-    if average == "macro":
-        cnt = ok.sum(axis=1)
-        out = np.where(cnt > 0, np.where(ok, f, 0.0).sum(axis=1) / np.maximum(cnt, 1), np.nan)
-        return _shape(out, yp)
-    # weighted by support; all-zero support falls back to the plain mean (as scikit-learn)
-    w = np.where(ok, sel_true[None, :], 0).astype(np.float64)
-    wsum = w.sum(axis=1)
-    fw = np.where(ok, f, 0.0)
+    nan = np.isnan(f)
+    ok = keep & ~nan
     cnt = ok.sum(axis=1)
-    plain = np.where(cnt > 0, fw.sum(axis=1) / np.maximum(cnt, 1), np.nan)
-    weighted = (fw * w).sum(axis=1) / np.where(wsum == 0, 1.0, wsum)
-    return _shape(np.where(wsum == 0, plain, weighted), yp)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if average == "macro":  # np.nanmean over the row's labels: NaN read as 0 in place
+            out = _packed_sums(np.where(nan, 0.0, f), keep) / cnt
+        else:  # np.average over the non-NaN scores, by support; all-zero support: the mean
+            sup = np.where(ok, true, 0).astype(np.float64)
+            scale = _packed_sums(sup, ok)
+            mean = _packed_sums(np.where(ok, f, 0.0), ok) / cnt
+            out = np.where(scale == 0, mean, _packed_sums(np.where(ok, f, 0.0) * sup, ok) / scale)
+    return _shape(np.where(cnt > 0, out, np.nan), yp)
 
 
 def _shape(out: np.ndarray, yp: Any) -> Any:
