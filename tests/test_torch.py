@@ -152,6 +152,15 @@ def test_reinforce_loss_coefficients_are_policy_sequence():
     np.testing.assert_allclose(logits.grad.numpy(), -g, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("metric", ["accuracy", "f1"])
+@pytest.mark.parametrize("bad", [[0, 1, 5], [0, -1, 1], [2, 2, 2]])
+def test_metric_loss_refuses_targets_outside_the_classes(metric, bad):
+    # C = 2 columns of logits: no sampled label can match these targets
+    with pytest.raises(ValueError, match=r"'targets' parameter of metric_loss must hold class "
+                                         r"labels in \[0, C\) = \[0, 2\).*Got values in"):
+        metric_loss(torch.zeros(3, 2), np.array(bad), metric, rng=0)
+
+
 def test_surrogate_losses_bad_input():
     logits = torch.zeros(3, 2, requires_grad=True)
     with pytest.raises(ValueError, match="must not require grad"):

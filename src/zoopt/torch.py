@@ -322,6 +322,7 @@ def metric_loss(logits: Any, targets: Any, metric: str | Callable[..., Any] = "a
     logits : torch.Tensor, shape (N, C)
         float32 or float64, CPU.
     targets : array_like or tensor of int (without grad), shape (N,)
+        Class labels in ``[0, C)``, ``C = logits.shape[1]``.
     metric : {"accuracy", "f1"} or callable, optional
         ``"accuracy"`` (default): per-example correctness over ``N`` (its mean
         is the accuracy; per-example baselines); ``"f1"``:
@@ -378,6 +379,11 @@ def metric_loss(logits: Any, targets: Any, metric: str | Callable[..., Any] = "a
     if t.dtype.kind not in "iu" or t.shape != (logits.shape[0],):
         raise ValueError(f"The 'targets' parameter of {caller} must hold N = {logits.shape[0]} "
                          f"integer labels. Got dtype {t.dtype} and shape {t.shape}.")
+    C = logits.shape[1]
+    if t.size and (int(t.min()) < 0 or int(t.max()) >= C):  # a label no sample can match
+        raise ValueError(f"The 'targets' parameter of {caller} must hold class labels in "
+                         f"[0, C) = [0, {C}), C = logits.shape[1]. Got values in "
+                         f"[{int(t.min())}, {int(t.max())}].")
     N = logits.shape[0]
     reward: Callable[[np.ndarray], Any]
     if callable(metric):
