@@ -28,8 +28,6 @@ cdef extern from "zoopt_streams.h" nogil:
     void zo_gen_f64(int dist, uint32_t k0, uint32_t k1, uint32_t dir,
                     uint32_t c2, uint32_t c3, int64_t j0, int64_t n,
                     double *out)
-    void zo_gen_gumbel_f32(uint32_t k0, uint32_t k1, uint32_t dir, uint32_t c2,
-                           uint32_t c3, int64_t j0, int64_t n, float *out)
 
 cdef extern from *:
     """
@@ -37,13 +35,24 @@ cdef extern from *:
     #include <omp.h>
     static int zo_max_threads(void) { return omp_get_max_threads(); }
     static int zo_has_openmp(void) { return 1; }
+    static int zo_team_size(int n) {
+        int got = 1;
+        #pragma omp parallel num_threads(n)
+        {
+            #pragma omp single
+            got = omp_get_num_threads();
+        }
+        return got;
+    }
     #else
     static int zo_max_threads(void) { return 1; }
     static int zo_has_openmp(void) { return 0; }
+    static int zo_team_size(int n) { (void)n; return 1; }
     #endif
     """
     int zo_max_threads() nogil
     int zo_has_openmp() nogil
+    int zo_team_size(int n) nogil
 
 TILE = ZO_TILE
 
@@ -56,6 +65,12 @@ def max_threads():
 def has_openmp():
     """Whether the kernels were compiled with OpenMP."""
     return bool(zo_has_openmp())
+
+
+def team_size(int n_threads):
+    """Threads OpenMP runs in a parallel region that asks for ``n_threads``, as the
+    kernels' loops do (1 without OpenMP)."""
+    return zo_team_size(n_threads)
 
 
 cdef inline void _gen(floating *buf, int dist, uint32_t k0, uint32_t k1,

@@ -2,7 +2,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
@@ -23,21 +23,26 @@ def test_directions_match_reference_bitwise(n, d, dist, dtype, seed, step, start
     np.testing.assert_array_equal(got, expect)
 
 
-@given(dims, dists, float_dtypes, seeds)
-def test_directions_independent_of_thread_count(d, dist, dtype, seed):
+@settings(max_examples=30)
+@given(st.sampled_from([5, 9]), st.integers(0, 3000), dists, float_dtypes, seeds)
+def test_directions_independent_of_thread_count(n, extra, dist, dtype, seed):
     from zoopt import _threads
+    from zoopt._cy import streams
 
-    small = _threads._SMALL_WORK
+    # above the size from which the kernels run on the threads asked for (n = 9 rows of
+    # "sphere" take the one-pass kernel at two threads, n = 5 the two passes)
+    d = -(-_threads._SMALL_WORK // n) + extra
     try:
-        _threads._SMALL_WORK = 0  # small calls use the threads asked for, not one
         zoopt.set_num_threads(1)
-        one = directions(5, d, dist=dist, rng=seed, dtype=dtype)
+        assert _threads.threads_for(n * d) == 1
+        one = directions(n, d, dist=dist, rng=seed, dtype=dtype)
         zoopt.set_num_threads(2)
-        assert _threads.threads_for(5 * d) == 2
-        two = directions(5, d, dist=dist, rng=seed, dtype=dtype)
+        assert _threads.threads_for(n * d) == 2
+        if streams.has_openmp():  # and OpenMP grants a region the two threads it asks for
+            assert streams.team_size(2) == 2
+        two = directions(n, d, dist=dist, rng=seed, dtype=dtype)
     finally:
         zoopt.set_num_threads(None)
-        _threads._SMALL_WORK = small
     np.testing.assert_array_equal(one, two)
 
 

@@ -59,6 +59,9 @@ class StreamKernels:
     def has_openmp() -> bool:
         return False
 
+    def team_size(self, n_threads: int) -> int:
+        return 1
+
     def philox4x32(self, ctr: Any, key: Any, out: Any, rounds: int, n_threads: int) -> None:
         n = ctr.shape[0]
         self._launch("zo_philox", n, (ctr, key, out, _i64(n), _i32(rounds)))
