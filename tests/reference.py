@@ -44,14 +44,22 @@ def counter_words(step, kind):
     return step & 0xFFFFFFFF, (kind << 24) | ((step >> 32) & 0xFFFFFF)
 
 
-def blocks(key, direction, step, kind, n_blocks):
-    """The Philox words of blocks 0 .. n_blocks - 1 of one direction."""
-    c2, c3 = counter_words(step, kind)
+def block_counters(first, n_blocks, c1, c2, c3):
+    """Counters of blocks first .. first + n_blocks - 1: bits 0..31 of the block in
+    word 0, bits 32..35 in bits 28..31 of word 3 (above the kind)."""
+    b = np.arange(first, first + n_blocks, dtype=np.uint64)
     ctr = np.zeros((n_blocks, 4), dtype=np.uint32)
-    ctr[:, 0] = np.arange(n_blocks, dtype=np.uint32)
-    ctr[:, 1] = direction
+    ctr[:, 0] = (b & MASK32).astype(np.uint32)
+    ctr[:, 1] = c1
     ctr[:, 2] = c2
-    ctr[:, 3] = c3
+    ctr[:, 3] = np.uint32(c3) | ((b >> np.uint64(32)) << np.uint64(28)).astype(np.uint32)
+    return ctr
+
+
+def blocks(key, direction, step, kind, n_blocks, first=0):
+    """The Philox words of blocks first .. first + n_blocks - 1 of one direction."""
+    c2, c3 = counter_words(step, kind)
+    ctr = block_counters(first, n_blocks, direction, c2, c3)
     keys = np.broadcast_to(np.asarray(key, dtype=np.uint32), (n_blocks, 2))
     return philox4x32(ctr, keys)
 
@@ -189,6 +197,31 @@ def direction(key, i, d, *, dist="normal", step=0, dtype=np.float64):
     w = blocks(key, i, step, kind, -(-d // 2))
     z0, z1 = box_muller_f64(w[:, 0], w[:, 1], w[:, 2], w[:, 3])
     return np.stack([z0, z1], axis=1).ravel()[:d]
+
+
+def direction_span(key, i, j_first, n, *, dist="normal", step=0, dtype=np.float64):
+    """Coordinates j_first .. j_first + n - 1 of the unscaled direction i (any j_first:
+    the blocks around the span are generated and trimmed)."""
+    dtype = np.dtype(dtype)
+    kind = KIND[dist]
+    per = 128 if dist == "rademacher" else 4 if dtype == np.float32 else 2
+    b0 = j_first // per
+    nb = (j_first + n + per - 1) // per - b0
+    w = blocks(key, i, step, kind, nb, first=b0)
+    if dist == "rademacher":
+        j = np.arange(nb * per)
+        word = w[j // 128, (j % 128) // 32]
+        bit = (word >> (j % 32).astype(np.uint32)) & np.uint32(1)
+        vals = (1 - 2 * bit.astype(np.int64)).astype(dtype)
+    elif dtype == np.float32:
+        z0, z1 = box_muller_f32(w[:, 0], w[:, 1])
+        z2, z3 = box_muller_f32(w[:, 2], w[:, 3])
+        vals = np.stack([z0, z1, z2, z3], axis=1).ravel()
+    else:
+        z0, z1 = box_muller_f64(w[:, 0], w[:, 1], w[:, 2], w[:, 3])
+        vals = np.stack([z0, z1], axis=1).ravel()
+    start = j_first - b0 * per
+    return vals[start : start + n]
 
 
 def sq_norm(u):
@@ -436,11 +469,7 @@ def sparse_signs(key, c2, c3, n_rows, m, half):
     nb = (m + 3) // 4
     indptr, indices, signs = [0], [], []
     for r in range(n_rows):
-        ctr = np.zeros((nb, 4), dtype=np.uint32)
-        ctr[:, 0] = np.arange(nb, dtype=np.uint32)
-        ctr[:, 1] = r
-        ctr[:, 2] = c2
-        ctr[:, 3] = c3
+        ctr = block_counters(0, nb, r, c2, c3)
         w = philox4x32(ctr, np.broadcast_to(np.asarray(key, np.uint32), (nb, 2))).ravel()[:m]
         w = w.astype(np.uint64)
         cols = np.flatnonzero(w < 2 * half)

@@ -235,6 +235,31 @@ def test_spans(gpu, length, j_first, dist, dtype, key, step, kind, seed):
     assert_same_bits(acc, ref.accumulate(w, V)[j_first:])
 
 
+@pytest.mark.parametrize("dist", ["normal", "rademacher"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_spans_past_block_2_32(gpu, dist, dtype):
+    # the block index's bits 32..35 go to bits 28..31 of the last counter word, on the
+    # device as on the CPU (with 32-bit blocks, coordinate 2**34 of a float32 direction
+    # was coordinate 0 again)
+    key = np.array([5, 6], np.uint32)
+    k0, k1, c2, c3 = stream_words(key, 9, ref.KIND[dist])
+    per = 128 if dist == "rademacher" else 4 if dtype == np.float32 else 2
+    w = np.array([1.5, 0.0, -0.25])
+    for j_first, length in [((per << 32) - 700, 1400), ((per << 36) - 300, 300)]:
+        want = ref.direction_span(key, 11, j_first, length, dist=dist, step=9, dtype=dtype)
+        for kind in ("full", "strided"):
+            out = np.full(length, np.nan, dtype)
+            gpu[kind].fill_span(out, DIST[dist], k0, k1, c2, c3, 11, j_first, 1)
+            assert_same_bits(out, want)
+            acc = np.zeros(length)
+            gpu[kind].accumulate_span(w, acc, np.empty(0, dtype), DIST[dist], k0, k1, c2, c3,
+                                      4, j_first, 1)
+            want_acc = np.zeros(length)
+            cy.accumulate_span(w, want_acc, np.empty(0, dtype), DIST[dist], k0, k1, c2, c3, 4,
+                               j_first, 1)
+            assert_same_bits(acc, want_acc)
+
+
 def test_launchers_cover_partial_blocks(emu_lib):
     # a tail of every size below a unit and a block, one thread and one block
     for block, max_blocks in [(1, 1), (7, 2), (32, 1), (128, 1 << 20)]:

@@ -161,3 +161,183 @@ def test_loading_the_kernels_makes_openmp_threads_sleep_unless_the_user_chose():
     out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
                          capture_output=True, text=True, check=True).stdout.strip()
     assert out == "ACTIVE"
+
+
+# ------------------------------------------------------------------ stream length
+
+def _per_block(dist, dtype):
+    return 128 if dist == "rademacher" else 4 if np.dtype(dtype) == np.float32 else 2
+
+
+_TRANSFORMS = [("normal", np.float32), ("normal", np.float64), ("rademacher", np.float32),
+               ("rademacher", np.float64)]
+
+
+@pytest.mark.parametrize(("dist", "dtype"), _TRANSFORMS)
+def test_coordinates_past_block_2_32_are_new_and_match_reference(dist, dtype):
+    from zoopt._cy import streams
+
+    code = {"normal": 0, "rademacher": 1}[dist]
+    key = key_from_rng(3)
+    k0, k1 = int(key[0]), int(key[1])
+    c2, c3 = ref.counter_words(7, ref.KIND[dist])
+    per = _per_block(dist, dtype)
+    wrap = per << 32  # the first coordinate of block 2**32
+    last = per << 36  # one past the last coordinate a direction has
+    head = np.empty(3 * per, dtype)
+    streams.fill_span(head, code, k0, k1, c2, c3, 5, 0, 1)
+    # spans that cross block 2**32 inside one tile, start on it, end the direction
+    for j_first, n in [(wrap - 1500, 3000), (wrap, 3 * per), (last - 700, 700),
+                       ((per << 34) + 5, 40)]:
+        out = np.empty(n, dtype)
+        streams.fill_span(out, code, k0, k1, c2, c3, 5, j_first, 2)
+        np.testing.assert_array_equal(out, ref.direction_span(key, 5, j_first, n, dist=dist,
+                                                              step=7, dtype=dtype))
+        w = np.array([0.5, -2.0, 0.0, 1.25])
+        acc = np.zeros(n)
+        streams.accumulate_span(w, acc, np.empty(0, dtype), code, k0, k1, c2, c3, 2, j_first,
+                                2)
+        want = np.zeros(n)
+        for i, wi in enumerate(w):
+            if wi != 0.0:
+                want = want + wi * ref.direction_span(key, 2 + i, j_first, n, dist=dist, step=7,
+                                                      dtype=dtype).astype(np.float64)
+        np.testing.assert_array_equal(acc, want)
+    # with 32-bit block indices, coordinate 2**34 (float32; 2**33 float64, 2**39
+    # Rademacher) was coordinate 0 again
+    again = np.empty(3 * per, dtype)
+    streams.fill_span(again, code, k0, k1, c2, c3, 5, wrap, 1)
+    assert not np.array_equal(again, head)
+
+
+def test_block_counters_keep_the_32_bit_layout_below_block_2_32():
+    from zoopt.random import _block_counters
+
+    ctr = _block_counters((1 << 32) - 2, 4, 9, 11, (3 << 24) | 5)
+    assert ctr.tolist() == [[2**32 - 2, 9, 11, (3 << 24) | 5], [2**32 - 1, 9, 11, (3 << 24) | 5],
+                            [0, 9, 11, (1 << 28) | (3 << 24) | 5],
+                            [1, 9, 11, (1 << 28) | (3 << 24) | 5]]
+    np.testing.assert_array_equal(ctr, ref.block_counters((1 << 32) - 2, 4, 9, 11,
+                                                          (3 << 24) | 5))
+
+
+@pytest.mark.parametrize(("dist", "dtype", "limit"), [
+    ("normal", np.float32, 2**38), ("normal", np.float64, 2**37), ("sphere", np.float32, 2**38),
+    ("orthogonal", np.float64, 2**37), ("rademacher", np.float32, 2**43)])
+def test_directions_refuse_more_coordinates_than_a_stream_direction_has(dist, dtype, limit):
+    # checked before anything is allocated
+    with pytest.raises(ValueError, match=rf"'d' parameter of directions must be at most "
+                                         rf"2\*\*{limit.bit_length() - 1} = {limit}.*repeat"):
+        directions(1, limit + 1, dist=dist, dtype=dtype)
+
+
+@pytest.fixture
+def short_streams(monkeypatch):
+    """Streams of 2 blocks a direction (8 float32 coordinates, 4 float64, 256 signs, 8
+    words), so that every entry point's refusal can be seen on small inputs."""
+    import zoopt.random
+
+    monkeypatch.setattr(zoopt.random, "_BLOCK_BITS", 1)
+
+
+def _sum_rows(X):
+    return (X * X).sum(axis=1)
+
+
+def test_every_entry_point_refuses_directions_longer_than_the_stream(short_streams):
+    from zoopt import policy, sphere
+    from zoopt.optimize import minimize
+    from zoopt.projection import SRHT, GaussianRandomProjection
+
+    def refused(match, call, *args, **kwargs):
+        with pytest.raises(ValueError, match=match):
+            call(*args, **kwargs)
+
+    directions(3, 8, dtype=np.float32)  # the longest direction still works
+    refused(r"'d' parameter of directions must be at most 2\*\*3 = 8\b", directions, 1, 9,
+            dtype=np.float32)
+    refused(r"'d' parameter of directions must be at most 2\*\*2 = 4\b", directions, 1, 5,
+            dist="orthogonal")
+    refused(r"'d' parameter of uniform must be at most 2\*\*2", sphere.uniform, 2, 5)
+    refused(r"'d' parameter of random_orthogonal must be at most 2\*\*2",
+            sphere.random_orthogonal, 5)
+    x = np.zeros(5)
+    refused(r"'x' parameter of grad must have at most 2\*\*2 = 4 coordinates", zoopt.grad,
+            _sum_rows, x, rng=0)
+    zoopt.grad(_sum_rows, np.zeros(9, np.float32), dist="rademacher", rng=0)  # 256 signs
+    # a random subspace: the SRHT's rows come from a row of 8 words
+    refused(r"'x' parameter of grad must have at most 2\*\*1 = 2 coordinates with "
+            r"subspace", zoopt.grad, _sum_rows, np.zeros(3), subspace=1, rng=0)
+    refused(r"'mean' parameter of gaussian must have at most 2\*\*2", policy.gaussian,
+            _sum_rows, x, sigma=0.1, n_samples=2, rng=0)
+    refused(r"'outputs' parameter of output_space must have at most 2\*\*2 = 4 entries",
+            policy.output_space, lambda Z: Z.sum(axis=(1, 2)), np.zeros((1, 5)), sigma=0.1,
+            n_samples=2, rng=0)
+    refused(r"'logits' parameter of categorical must have at most 2\*\*3 = 8 entries "
+            r"\(N \* C\)", policy.categorical, np.zeros((3, 3)), lambda Y: np.zeros(len(Y)),
+            n_samples=2, rng=0)
+    for method in ("es", "zo-sgd"):
+        refused(rf"of minimize\(method='{method}'\) must have at most 2\*\*2",
+                minimize, _sum_rows, x, method=method, maxiter=2, rng=0)
+    refused(r"'X' parameter of GaussianRandomProjection.fit must have at most 2\*\*2 = 4 "
+            r"features", GaussianRandomProjection(n_components=1, rng=0).fit, np.zeros((2, 5)))
+    refused(r"'X' parameter of SRHT.fit_transform must have at most 2\*\*1 = 2 features",
+            SRHT(n_components=1, rng=0).fit_transform, np.zeros((2, 3)))
+
+
+def test_the_bridges_and_zooptimizer_refuse_directions_longer_than_the_stream(
+        short_streams):
+    torch = pytest.importorskip("torch")
+    from zoopt.torch import ZOOptimizer, zo_function
+
+    with pytest.raises(ValueError, match=r"'params' of ZOOptimizer must have at most "
+                                         r"2\*\*3 = 8 elements in all"):
+        ZOOptimizer([torch.zeros(5), torch.zeros(4)], rng=0)
+    with pytest.raises(ValueError, match=r"'params' of ZOOptimizer must have at most 2\*\*2"):
+        ZOOptimizer([torch.zeros(5, dtype=torch.float64)], rng=0)
+    ZOOptimizer([torch.zeros(200), torch.zeros(56)], dist="rademacher", rng=0)  # 256 signs
+    opt = ZOOptimizer([torch.zeros(5)], rng=0)
+    with pytest.raises(ValueError, match=r"'params' of ZOOptimizer.add_param_group must "
+                                         r"have at most 2\*\*3"):
+        opt.add_param_group({"params": [torch.zeros(4)]})
+    assert len(opt.param_groups) == 1  # the refused group was not added
+    for batched in (False, True):
+        f = zo_function(lambda z: z * 2.0, rng=0, batched=batched)
+        z = torch.zeros(3, 3, dtype=torch.float64, requires_grad=True)
+        with pytest.raises(ValueError, match=r"The input of zo_function must have at most "
+                                             r"2\*\*2 = 4 elements"):
+            f(z).sum().backward()
+
+
+def test_categorical_refuses_logits_beyond_its_labels_and_noise_before_reading_them():
+    from zoopt import policy
+
+    def reward(Y):
+        return np.zeros(len(Y))
+
+    # zero-stride views: the checks come before the values are read (no allocation)
+    with pytest.raises(ValueError, match=r"at most 2\*\*31 - 1 = 2147483647 classes"):
+        policy.categorical(np.broadcast_to(np.float32(0), (1, 2**31)), reward, n_samples=2)
+    with pytest.raises(ValueError, match=r"'logits' parameter of categorical must have at "
+                                         r"most 2\*\*38 = 274877906944 entries \(N \* C\)"):
+        policy.categorical(np.broadcast_to(np.float32(0), (2**8, 2**31 - 1)), reward,
+                           n_samples=2)
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda: zoopt.sphere.random_orthogonal(2**31),
+     r"'d' parameter \(with n = d\) of random_orthogonal would make a 2147483648 x "
+     r"2147483648 array of float64 \(32 EiB\), more than one array can address"),
+    (lambda: zoopt.sphere.random_orthogonal(2**31, 2**31),
+     r"'n' and 'd' parameters of random_orthogonal would make a 2147483648 x 2147483648"),
+    (lambda: zoopt.sphere.uniform(2**32 - 1, 2**31, dtype=np.float32),
+     r"'n' and 'd' parameters of uniform would make a 4294967295 x 2147483648 array of "
+     r"float32"),
+    (lambda: directions(2**31, 2**31),
+     r"'n_dirs' and 'd' parameters of directions would make a 2147483648 x 2147483648"),
+])
+def test_matrices_too_large_to_address_are_refused_naming_the_parameters(call, match):
+    import zoopt.sphere  # noqa: F401
+
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -24,7 +24,7 @@ import numpy as np
 
 from zoopt._backend import backend_of, is_device_array
 from zoopt._validation import check_bool, check_choice, check_int, check_positive_float
-from zoopt.random import _check_step, _Stream, key_from_rng
+from zoopt.random import _check_coordinates, _check_step, _Stream, key_from_rng
 
 __all__: list[str] = []
 
@@ -58,6 +58,8 @@ class VJPEstimator:
                  v: np.ndarray, y: np.ndarray, step: int) -> np.ndarray:
         """The estimate of ``J^T v`` at ``z`` (shape and dtype of ``z``); ``y = fun(z)``."""
         step = _check_step(step, self.caller)
+        # batched or not, one direction covers the whole input
+        _check_coordinates(z.size, "The input", self.caller, self.dist, z.dtype, "elements")
         xp = backend_of(z).xp  # NumPy, or CuPy for CUDA tensors (seen through DLPack)
         v = xp.asarray(v, dtype=np.float64)
         if not bool(xp.isfinite(v).all()):

@@ -42,7 +42,14 @@ from zoopt._validation import (
     check_point,
     check_positive_float,
 )
-from zoopt.random import _DISTRIBUTIONS, _check_step, _orthogonal, _Stream, key_from_rng
+from zoopt.random import (
+    _DISTRIBUTIONS,
+    _check_coordinates,
+    _check_step,
+    _orthogonal,
+    _Stream,
+    key_from_rng,
+)
 
 __all__ = ["grad"]
 
@@ -210,6 +217,12 @@ def grad(fun: Callable[..., Any], x: Any, *, method: str = "central", dist: str 
     nan_policy = check_choice(nan_policy, "nan_policy", caller, NAN_POLICIES)
     if subspace is not None:
         subspace = check_int(subspace, "subspace", caller, low=1, high=x.size)
+    if method != "coordinate" and subspace is None:
+        _check_coordinates(x.size, "The 'x' parameter", caller, dist, x.dtype, "coordinates")
+    elif method != "coordinate":
+        from zoopt.projection import _check_srht_length
+
+        _check_srht_length(x.size, "The 'x' parameter", caller, "coordinates with subspace=...")
     backend = backend_of(x)
     if backend.xp is not np and executor is not None:
         raise ValueError(

@@ -51,7 +51,14 @@ from zoopt._validation import (
     check_point,
     check_positive_float,
 )
-from zoopt.random import KIND_GUMBEL, _check_step, _counter_words, _Stream, key_from_rng
+from zoopt.random import (
+    KIND_GUMBEL,
+    _check_coordinates,
+    _check_step,
+    _counter_words,
+    _Stream,
+    key_from_rng,
+)
 
 __all__ = ["categorical", "chain_linear", "gaussian", "output_space", "sequence", "shape"]
 
@@ -254,6 +261,7 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
     mean = check_point(mean, "mean", caller)
     backend = backend_of(mean)
     d, dtype = mean.size, mean.dtype
+    _check_coordinates(d, "The 'mean' parameter", caller, "normal", dtype, "coordinates")
     sig, sigma_vec = _check_sigma(sigma, d, dtype, caller, backend)
     n_samples = check_int(n_samples, "n_samples", caller, low=1, high=(1 << 32) - 1)
     baseline = _check_baseline(baseline, caller, GAUSSIAN_BASELINES)
@@ -424,6 +432,8 @@ def output_space(reward: Callable[..., Any], outputs: Any, *, sigma: float, n_sa
     if z.ndim == 0 or z.size == 0:
         raise ValueError(f"The 'outputs' parameter of {caller} must be a non-empty array. "
                          f"Got shape {z.shape} instead.")
+    _check_coordinates(z.size, "The 'outputs' parameter", caller, "normal", z.dtype,
+                       "entries")
     flat = check_point(z.reshape(-1), "outputs", caller)
     shp = z.shape
     res = gaussian(_Reshaped(reward, shp, vectorized), flat, sigma=sigma,
@@ -491,8 +501,10 @@ def _softmax(z: Any) -> Any:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _check_logits(logits: Any, ndim: int, caller: str) -> Any:
-    """Finite float logits of the given rank (a CuPy array stays one)."""
+def _check_logits(logits: Any, ndim: int, caller: str,
+                  check_shape: Callable[[tuple[int, ...]], None] | None = None) -> Any:
+    """Finite float logits of the given rank (a CuPy array stays one); ``check_shape``
+    sees the shape before the values are read."""
     xp = array_module(logits)
     z = logits if xp is not np else np.asarray(logits)
     if z.dtype.kind in "biu":
@@ -504,6 +516,8 @@ def _check_logits(logits: Any, ndim: int, caller: str) -> Any:
         want = "(N, C)" if ndim == 2 else "(S, T, V)"
         raise ValueError(f"The 'logits' parameter of {caller} must be a non-empty array of "
                          f"shape {want}. Got shape {z.shape} instead.")
+    if check_shape is not None:
+        check_shape(z.shape)
     finite = xp.isfinite(z)
     if not bool(finite.all()):
         where = xp.argwhere(~finite)[:3]
@@ -597,7 +611,7 @@ def categorical(logits: Any, reward: Callable[..., Any], *, n_samples: int,
     [0, 1, 1, 2]
     """
     caller = "categorical"
-    z = _check_logits(logits, 2, caller)
+    z = _check_logits(logits, 2, caller, _categorical_shape)
     backend = backend_of(z)
     kernels, xp = backend.policy, backend.xp
     reward = check_callable(reward, "reward", caller)
@@ -652,6 +666,20 @@ def categorical(logits: Any, reward: Callable[..., Any], *, n_samples: int,
     return g, PolicyInfo(nfev=S + (baseline == "greedy"), values=r,
                          baseline=b if per_example else b[:, 0], n_samples=S, step=step,
                          samples=labels, greedy=greedy_r)
+
+
+def _categorical_shape(shape: tuple[int, ...]) -> None:
+    """Refuse logits whose labels or noise the streams and kernels cannot represent."""
+    N, C = shape
+    if C > _MAX_CLASSES:
+        raise ValueError(f"The 'logits' parameter of categorical must have at most 2**31 - 1 "
+                         f"= {_MAX_CLASSES} classes (columns): the sampled labels are int32. "
+                         f"Got {C} classes instead.")
+    _check_coordinates(N * C, "The 'logits' parameter", "categorical", "exp1",
+                       unit="entries (N * C)")
+
+
+_MAX_CLASSES = (1 << 31) - 1
 
 
 # ---------------------------------------------------------------------------

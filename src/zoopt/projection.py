@@ -61,7 +61,17 @@ from zoopt import _backend
 from zoopt._backend import backend_of, is_device_array
 from zoopt._threads import get_num_threads
 from zoopt._validation import _fmt
-from zoopt.random import KIND_PROJECTION, _counter_words, _Stream, key_from_rng, philox4x32
+from zoopt.random import (
+    KIND_PROJECTION,
+    _block_counters,
+    _check_array_size,
+    _check_coordinates,
+    _counter_words,
+    _max_coordinates,
+    _Stream,
+    key_from_rng,
+    philox4x32,
+)
 
 __all__ = [
     "SRHT",
@@ -267,6 +277,7 @@ class _Projection:
         eps = self._check_eps(caller)
         k = self._check_n_components(n_samples, m, eps, caller)
         self._check_more(caller)
+        self._check_features(m, k, caller)
         key = key_from_rng(self.rng, caller)  # type: ignore[attr-defined]
         self.__dict__.pop("_device_cache", None)  # parameters of the previous fit
         self._draw(key, m, k)
@@ -373,6 +384,9 @@ class _Projection:
     def _check_more(self, caller: str) -> None:
         pass
 
+    def _check_features(self, m: int, k: int, caller: str) -> None:
+        """Refuse ``m`` features that the matrix's stream rows cannot cover."""
+
     def _draw(self, key: np.ndarray, m: int, k: int) -> None:
         raise NotImplementedError
 
@@ -477,6 +491,10 @@ class GaussianRandomProjection(_Projection):
         self.eps = eps
         self.rng = rng
 
+    def _check_features(self, m: int, k: int, caller: str) -> None:
+        _check_coordinates(m, "The 'X' parameter", caller, "normal", np.float64, "features")
+        _check_array_size((k, m), np.float64, "The 'n_components' and 'X' parameters", caller)
+
     def _draw(self, key: np.ndarray, m: int, k: int) -> None:
         stream = _Stream(key, 0, "normal", np.dtype(np.float64), m, kind=KIND_PROJECTION)
         C = np.empty((k, m), dtype=np.float64)
@@ -507,6 +525,9 @@ class GaussianRandomProjection(_Projection):
         stream.fill(0, C, backend.xp.empty(0))
         C *= 1.0 / np.sqrt(k)
         return C
+
+
+_MAX_SPARSE_FEATURES = (1 << 31) - 1  # column indices are int32
 
 
 class SparseRandomProjection(_Projection):
@@ -573,6 +594,14 @@ class SparseRandomProjection(_Projection):
             raise TypeError(f"The 'dense_output' parameter of {caller} must be a bool. Got "
                             f"{self.dense_output!r} instead.")
 
+    def _check_features(self, m: int, k: int, caller: str) -> None:
+        if m > _MAX_SPARSE_FEATURES:
+            raise ValueError(
+                f"The 'X' parameter of {caller} must have at most 2**31 - 1 = "
+                f"{_MAX_SPARSE_FEATURES} features: the sparse matrix stores its column "
+                f"indices as int32. Got {m} features instead."
+            )
+
     def _draw(self, key: np.ndarray, m: int, k: int) -> None:
         from zoopt._cy import projection as kernels
 
@@ -609,6 +638,24 @@ class SparseRandomProjection(_Projection):
         return out
 
 
+def _check_srht_length(m: int, what: str, caller: str, unit: str) -> None:
+    """Refuse an SRHT of more inputs than its stream rows cover."""
+    # The sampled rows come from the words of one stream row: all m' of them (m' the
+    # power of 2 >= m), or, when k <= m' / 2, batches of doubling size until k distinct
+    # values have come: fewer than 2 m' + k + 68 < 3 m' words unless m' draws give fewer
+    # than m' / 2 distinct values (they give about (1 - 1/e) m', with a standard
+    # deviation below sqrt(m')).
+    words = _max_coordinates("words")
+    limit = words // 4
+    if m > limit:
+        raise ValueError(
+            f"{what} of {caller} must have at most 2**{limit.bit_length() - 1} = {limit} "
+            f"{unit}: the randomized Hadamard transform samples its rows from one row of "
+            f"zoopt's streams, which has 2**{words.bit_length() - 1} distinct words (more "
+            f"would repeat them). Got {m} instead."
+        )
+
+
 def _srht_parts(key: np.ndarray, step: int, m: int, k: int,
                 backend: Any = None) -> tuple[Any, np.ndarray, int]:
     """Signs ``(m,)`` (float64 +-1, drawn on ``backend``), the ``k`` sampled rows (sorted,
@@ -627,23 +674,14 @@ def _srht_parts(key: np.ndarray, step: int, m: int, k: int,
         # most rows: the first k of a permutation, by sorting one word per row (ties by
         # row index); the draw-until-distinct loop below would need about m' ln m' words
         nb = (padded + 3) // 4
-        ctr = np.zeros((nb, 4), dtype=np.uint32)
-        ctr[:, 0] = np.arange(nb, dtype=np.uint32)
-        ctr[:, 1] = 2
-        ctr[:, 2] = c2
-        ctr[:, 3] = c3
-        words = philox4x32(ctr, key).ravel()[:padded]
+        words = philox4x32(_block_counters(0, nb, 2, c2, c3), key).ravel()[:padded]
         return s[0], np.sort(np.argsort(words, kind="stable")[:k]).astype(np.int64), padded
     chosen = np.empty(0, dtype=np.int64)
     t0, want = 0, k + 64
     while chosen.size < k:
         nb = (want + 3) // 4
-        ctr = np.zeros((nb, 4), dtype=np.uint32)
-        ctr[:, 0] = np.arange(t0 // 4, t0 // 4 + nb, dtype=np.uint32)
-        ctr[:, 1] = 1
-        ctr[:, 2] = c2
-        ctr[:, 3] = c3
-        words = philox4x32(ctr, key).ravel().astype(np.int64) & (padded - 1)
+        words = philox4x32(_block_counters(t0 // 4, nb, 1, c2, c3), key).ravel().astype(
+            np.int64) & (padded - 1)
         seq = np.concatenate([chosen, words])
         _, first = np.unique(seq, return_index=True)
         chosen = seq[np.sort(first)][:k]
@@ -706,6 +744,9 @@ class SRHT(_Projection):
         self.n_components = n_components
         self.eps = eps
         self.rng = rng
+
+    def _check_features(self, m: int, k: int, caller: str) -> None:
+        _check_srht_length(m, "The 'X' parameter", caller, "features")
 
     def _draw(self, key: np.ndarray, m: int, k: int) -> None:
         self.signs_, self.rows_, self.padded_ = _srht_parts(key, 0, m, k)

@@ -20,11 +20,20 @@ One Philox call maps ``counter = (c0, c1, c2, c3)`` (four uint32 words) and
 ====  ===================================================================
 word  meaning
 ====  ===================================================================
-c0    block index inside one direction (which coordinates, see below)
+c0    block index inside one direction (which coordinates, see below),
+      bits 0..31
 c1    direction index ``i`` (0-based)
 c2    step ``t``, bits 0..31
-c3    kind of draw in bits 24..31; step bits 32..55 in bits 0..23
+c3    block index bits 32..35 in bits 28..31; kind of draw in bits
+      24..27; step bits 32..55 in bits 0..23
 ====  ===================================================================
+
+The block index has 36 bits, and its bits 32..35 are zero below block
+``2**32``: there the layout is that of a 32-bit block index in c0 and the kind
+in bits 24..31 of c3.  One direction therefore has ``2**38`` distinct float32
+normal coordinates, ``2**37`` float64 ones and ``2**43`` Rademacher signs
+(``2**38`` Exp(1) values per sampled labeling); every entry point refuses
+longer directions, whose coordinates would repeat.
 
 Kinds of draw: ``1`` normal (also the source of ``"sphere"`` and
 ``"orthogonal"`` directions), ``2`` Rademacher, ``3`` Exp(1) noise for sampled
@@ -33,7 +42,7 @@ labels (:func:`zoopt.policy.categorical`: c0 is the block of the flattened index
 (:mod:`zoopt.projection` and the random subspaces of :func:`zoopt.grad`; c1 is
 the row of a Gaussian matrix, or ``0`` for the random signs and ``1`` for the
 sampled rows of an SRHT), ``5`` angles (:func:`zoopt.sphere.sample_angles`).
-Other kinds are reserved so that no two uses share numbers.
+The other kinds, up to 15, are reserved so that no two uses share numbers.
 
 Transforms (words -> values)
 ----------------------------
@@ -167,6 +176,74 @@ def _counter_words(step: int, kind: int) -> tuple[int, int]:
     return step & 0xFFFFFFFF, (kind << 24) | ((step >> 32) & 0xFFFFFF)
 
 
+# Blocks of one direction: bits 0..31 of the index in c0, bits 32..35 in bits 28..31 of
+# c3 (zo_ctr3 in zoopt_streams.h).
+_BLOCK_BITS = 36
+_STREAM_VALUES = {  # what one counter row holds, for the errors
+    "normal": "one direction of zoopt's streams has {} distinct {}normal coordinates",
+    "rademacher": "one direction of zoopt's streams has {} distinct {}Rademacher signs",
+    "words": "one row of zoopt's streams has {} distinct {}32-bit words",
+    "exp1": "the noise of one sampled labeling has {} distinct {}Exp(1) values",
+}
+
+
+def _max_coordinates(dist: str, dtype: Any = np.float64) -> int:
+    """How many distinct values one direction (counter row) of a stream has: ``dist``
+    is a direction distribution, ``"words"`` (raw words) or ``"exp1"`` (the noise of
+    sampled labels); float32 normal coordinates take 1 word, float64 ones 2."""
+    if dist == "rademacher":
+        per = 128
+    elif dist in ("words", "exp1") or np.dtype(dtype).itemsize == 4:
+        per = 4
+    else:
+        per = 2
+    return per << _BLOCK_BITS
+
+
+def _check_coordinates(n: int, what: str, caller: str, dist: str, dtype: Any = np.float64,
+                       unit: str | None = None) -> int:
+    """``n`` if one direction of the stream has that many distinct values; else a
+    ValueError naming ``what`` ("The 'd' parameter"; with ``unit``, an array that has
+    ``n`` of them: "The 'x' parameter", "coordinates")."""
+    limit = _max_coordinates(dist, dtype)
+    if n > limit:
+        kind = "normal" if dist in ("sphere", "orthogonal") else dist
+        bound = f"2**{limit.bit_length() - 1} = {limit}"
+        need = f"must be at most {bound}" if unit is None else f"must have at most {bound} {unit}"
+        why = _STREAM_VALUES[kind].format(
+            f"2**{limit.bit_length() - 1}", f"{np.dtype(dtype)} " if kind == "normal" else "")
+        raise ValueError(f"{what} of {caller} {need}: {why} (more would repeat them). "
+                         f"Got {n} instead.")
+    return n
+
+
+def _check_array_size(shape: tuple[int, ...], dtype: Any, what: str, caller: str) -> None:
+    """A ValueError naming ``what`` if an array of ``shape`` cannot exist (more bytes
+    than an index of the platform addresses), before anything is allocated."""
+    limit = int(np.iinfo(np.intp).max)
+    nbytes = np.dtype(dtype).itemsize
+    for n in shape:
+        nbytes *= int(n)
+    if nbytes > limit:
+        dims = " x ".join(str(n) for n in shape)
+        raise ValueError(
+            f"{what} of {caller} would make a {dims} array of {np.dtype(dtype)} "
+            f"({nbytes / 2.0**60:.3g} EiB), more than one array can address "
+            f"({limit / 2.0**60:.3g} EiB)."
+        )
+
+
+def _block_counters(first: int, n_blocks: int, c1: int, c2: int, c3: int) -> np.ndarray:
+    """Counters ``(n_blocks, 4)`` of the blocks ``first ..`` of counter row ``c1``."""
+    b = np.arange(first, first + n_blocks, dtype=np.uint64)
+    ctr = np.empty((n_blocks, 4), dtype=np.uint32)
+    ctr[:, 0] = b & np.uint64(0xFFFFFFFF)
+    ctr[:, 1] = c1
+    ctr[:, 2] = c2
+    ctr[:, 3] = np.uint32(c3) | ((b >> np.uint64(32)) << np.uint64(28)).astype(np.uint32)
+    return ctr
+
+
 def _check_step(step: Any, caller: str) -> int:
     return check_int(step, "step", caller, low=0, high=_MAX_STEP)
 
@@ -256,7 +333,9 @@ class _Stream:
         self.code = _DIST_CODES[dist]
         self.c2, self.c3 = _counter_words(step, _DIST_KINDS[dist] if kind is None else kind)
         self.dtype = dtype
-        self.d = d
+        # the entry points refuse longer directions with their own names; this is the net
+        self.d = _check_coordinates(d, "The direction", "a stream", dist, dtype,
+                                    "coordinates")
 
     def scales(self, start: int, n: int, n_threads: int | None = None) -> np.ndarray:
         """Per-direction factors: ``1 / ||u_i||`` (in the dtype) for "sphere",
@@ -319,7 +398,9 @@ def directions(n_dirs: int, d: int, *, dist: str = "normal", rng: Any = None, st
     n_dirs : int
         Number of directions (rows), at least 1.
     d : int
-        Dimension (columns), at least 1.
+        Dimension (columns), at least 1 and at most the distinct coordinates of
+        a stream direction: ``2**38`` (float32 normal or sphere), ``2**37``
+        (float64), ``2**43`` (rademacher).
     dist : {"normal", "rademacher", "sphere", "orthogonal"}, optional
         Standard normal coordinates (default), random signs, unit vectors
         uniform on the sphere (normal directions divided by their norms), or
@@ -372,6 +453,8 @@ def directions(n_dirs: int, d: int, *, dist: str = "normal", rng: Any = None, st
             "The 'start' and 'n_dirs' parameters of directions must satisfy "
             f"start + n_dirs <= 2**32. Got start={start}, n_dirs={n_dirs}."
         )
+    _check_coordinates(d, "The 'd' parameter", caller, dist, dt)
+    _check_array_size((n_dirs, d), dt, "The 'n_dirs' and 'd' parameters", caller)
     be = _backend.cpu() if like is None else _backend.backend_of(like)
     if dist == "orthogonal":
         if start != 0:

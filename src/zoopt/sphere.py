@@ -81,6 +81,8 @@ import numpy as np
 from zoopt._validation import check_float_dtype, check_int
 from zoopt.random import (
     KIND_ANGLE,
+    _check_array_size,
+    _check_coordinates,
     _check_step,
     _orthonormal_rows,
     _StreamKey,
@@ -189,6 +191,8 @@ def uniform(n: int, d: int, *, rng: Any = None, step: int = 0,
     d = _check_d(d, caller, high=None)
     step = _check_step(step, caller)
     dt = check_float_dtype(dtype, "dtype", caller)
+    _check_coordinates(d, "The 'd' parameter", caller, "sphere", dt)
+    _check_array_size((n, d), dt, "The 'n' and 'd' parameters", caller)
     key = key_from_rng(rng, caller)
     return directions(n, d, dist="sphere", rng=_StreamKey(key), step=step, dtype=dt, like=like)
 
@@ -256,7 +260,13 @@ def random_orthogonal(d: int, n: int | None = None, *, rng: Any = None) -> np.nd
     """
     caller = "random_orthogonal"
     d = _check_d(d, caller, high=None)
-    n = d if n is None else _check_n(n, caller)
+    _check_coordinates(d, "The 'd' parameter", caller, "normal", np.float64)
+    if n is None:
+        n = d
+        _check_array_size((n, d), np.float64, "The 'd' parameter (with n = d)", caller)
+    else:
+        n = _check_n(n, caller)
+        _check_array_size((n, d), np.float64, "The 'n' and 'd' parameters", caller)
     key = key_from_rng(rng, caller)
     G = directions(n, d, dist="normal", rng=_StreamKey(key))
     return _orthonormal_rows(G)

@@ -40,6 +40,7 @@ from zoopt.random import (
     _DIST_CODES,
     _DIST_KINDS,
     _MAX_STEP,
+    _check_coordinates,
     _check_step,
     _counter_words,
     key_from_rng,
@@ -462,7 +463,9 @@ class ZOOptimizer(torch.optim.Optimizer):
     else from the float32 stream; each tensor reads its own span of
     coordinates, so no two tensors share noise, and for float32/float64
     parameters the gradient is exactly ``zoopt.grad(L, theta_flat,
-    sigma=sigma, n_dirs=n, rng=..., step=t)`` (tests check it).
+    sigma=sigma, n_dirs=n, rng=..., step=t)`` (tests check it).  A direction
+    has ``2**38`` distinct float32 normal coordinates (``2**37`` float64 ones,
+    ``2**43`` Rademacher signs): larger models are refused.
 
     Memory: no copy of the parameters.  Scratch buffers cover ``2**18``
     coordinates at a time, and the exact restore keeps, for the elements whose
@@ -511,8 +514,7 @@ class ZOOptimizer(torch.optim.Optimizer):
     def _layout_changed(self) -> None:
         """Stream dtype, step and scratch for the current parameters."""
         params_ = self._params()
-        self._stream_dtype = (np.float64 if all(p.dtype == torch.float64 for p in params_)
-                              else np.float32)
+        self._stream_dtype = self._check_length(params_, "ZOOptimizer")
         with np.errstate(over="ignore"):
             self.h = float(self._stream_dtype(self.sigma))
         if not (np.isfinite(self.h) and self.h > 0):
@@ -535,6 +537,8 @@ class ZOOptimizer(torch.optim.Optimizer):
         params = [params] if isinstance(params, torch.Tensor) else list(params)
         _check_group({**self.defaults, **param_group, "params": params},
                      "ZOOptimizer.add_param_group")
+        if hasattr(self, "key"):  # after construction: refused before it is added
+            self._check_length(self._params() + params, "ZOOptimizer.add_param_group")
         super().add_param_group({**param_group, "params": params})
         if hasattr(self, "key"):  # after construction: the layout changed
             if self._diffs:
@@ -543,6 +547,14 @@ class ZOOptimizer(torch.optim.Optimizer):
             self._layout_changed()
 
     # -- layout and stream -------------------------------------------------------
+
+    def _check_length(self, params_: list[Any], caller: str) -> type:
+        """The stream dtype of ``params_``, whose elements in all must be distinct
+        coordinates of one stream direction (each tensor reads its own span)."""
+        dtype = np.float64 if all(p.dtype == torch.float64 for p in params_) else np.float32
+        _check_coordinates(sum(p.numel() for p in params_), "The 'params'", caller, self.dist,
+                           dtype, "elements in all")
+        return dtype
 
     def _params(self) -> list[Any]:
         return [p for g in self.param_groups for p in g["params"]]

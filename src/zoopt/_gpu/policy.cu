@@ -50,7 +50,8 @@ ZO_KERNEL void zo_gumbel_argmax(const double *weights, int32_t *out, int64_t S, 
             const int64_t j = n * C + c;
             if ((j >> 2) != have) {
                 have = j >> 2;
-                uint32_t x0 = (uint32_t)have, x1 = (uint32_t)s, x2 = c2, x3 = c3;
+                uint32_t x0 = (uint32_t)have, x1 = (uint32_t)s, x2 = c2,
+                         x3 = zo_ctr3(c3, have);
                 ZO_PHILOX10(x0, x1, x2, x3, k0, k1);
                 w[0] = x0; w[1] = x1; w[2] = x2; w[3] = x3;
             }

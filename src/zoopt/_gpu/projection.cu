@@ -94,7 +94,7 @@ __device__ inline int64_t zo_sparse_row(uint32_t k0, uint32_t k1, uint32_t row, 
                                         int8_t *sgn) {
     int64_t nnz = 0;
     for (int64_t b = 0; 4 * b < m; b++) {
-        uint32_t x0 = (uint32_t)b, x1 = row, x2 = c2, x3 = c3;
+        uint32_t x0 = (uint32_t)b, x1 = row, x2 = c2, x3 = zo_ctr3(c3, b);
         ZO_PHILOX10(x0, x1, x2, x3, k0, k1);
         const uint32_t w[4] = {x0, x1, x2, x3};
         for (int r = 0; r < 4 && 4 * b + r < m; r++) {

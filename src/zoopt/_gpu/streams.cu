@@ -38,7 +38,7 @@ template <> struct ZoNormal<float> {
     static constexpr int U = ZO_PER_BLOCK_NORMAL_F32;
     __device__ static inline void gen(uint32_t k0, uint32_t k1, uint32_t dir, uint32_t c2,
                                       uint32_t c3, int64_t unit, float v[U]) {
-        uint32_t x0 = (uint32_t)unit, x1 = dir, x2 = c2, x3 = c3;
+        uint32_t x0 = (uint32_t)unit, x1 = dir, x2 = c2, x3 = zo_ctr3(c3, unit);
         ZO_PHILOX10(x0, x1, x2, x3, k0, k1);
         zo_box_muller_f32(x0, x1, &v[0], &v[1]);
         zo_box_muller_f32(x2, x3, &v[2], &v[3]);
@@ -49,7 +49,7 @@ template <> struct ZoNormal<double> {
     static constexpr int U = ZO_PER_BLOCK_NORMAL_F64;
     __device__ static inline void gen(uint32_t k0, uint32_t k1, uint32_t dir, uint32_t c2,
                                       uint32_t c3, int64_t unit, double v[U]) {
-        uint32_t x0 = (uint32_t)unit, x1 = dir, x2 = c2, x3 = c3;
+        uint32_t x0 = (uint32_t)unit, x1 = dir, x2 = c2, x3 = zo_ctr3(c3, unit);
         ZO_PHILOX10(x0, x1, x2, x3, k0, k1);
         zo_box_muller_f64(x0, x1, x2, x3, &v[0], &v[1]);
     }
@@ -60,7 +60,8 @@ template <typename T> struct ZoRademacher {
     static constexpr int U = 32;
     __device__ static inline void gen(uint32_t k0, uint32_t k1, uint32_t dir, uint32_t c2,
                                       uint32_t c3, int64_t unit, T v[U]) {
-        uint32_t x0 = (uint32_t)(unit >> 2), x1 = dir, x2 = c2, x3 = c3;
+        uint32_t x0 = (uint32_t)(unit >> 2), x1 = dir, x2 = c2,
+                 x3 = zo_ctr3(c3, unit >> 2);
         ZO_PHILOX10(x0, x1, x2, x3, k0, k1);
         const int which = (int)(unit & 3);
         const uint32_t w = which == 0 ? x0 : which == 1 ? x1 : which == 2 ? x2 : x3;

@@ -17,10 +17,12 @@
  * known-answer vectors.
  *
  * Counter layout (documented for users in zoopt/random.py):
- *   ctr[0]  block index inside one direction (coordinate block)
+ *   ctr[0]  block index inside one direction (coordinate block), bits 0..31
  *   ctr[1]  direction index
  *   ctr[2]  step, low 32 bits
- *   ctr[3]  kind of draw << 24 | step bits 32..55
+ *   ctr[3]  block bits 32..35 << 28 | kind of draw << 24 | step bits 32..55
+ * Kinds are below 16, so the block's high bits have bits 28..31 to themselves;
+ * they are zero below block 2^32, where the layout is that of a 32-bit block.
  */
 #ifndef ZOOPT_STREAMS_H
 #define ZOOPT_STREAMS_H
@@ -102,6 +104,14 @@ enum { ZO_DIST_NORMAL = 0, ZO_DIST_RADEMACHER = 1 };
         ZO_ROUND(x0, x1, x2, x3, k0_, k1_); ZO_BUMP(k0_, k1_);             \
         ZO_ROUND(x0, x1, x2, x3, k0_, k1_);                                \
     } while (0)
+
+/* Coordinate blocks have ZO_BLOCK_BITS bits: ctr[0] = block mod 2^32 and
+ * ctr[3] = zo_ctr3(c3, block).  Callers refuse directions with more blocks. */
+#define ZO_BLOCK_BITS 36
+
+ZO_INLINE uint32_t zo_ctr3(uint32_t c3, int64_t block) {
+    return c3 | ((uint32_t)((uint64_t)block >> 32) << 28);
+}
 
 /* Philox4x32 with a given number of rounds (Random123 also publishes
  * answers for 7 rounds; the library itself only uses 10). */
@@ -473,6 +483,22 @@ static inline void zo_philox_blocks(uint32_t k0, uint32_t k1, uint32_t c0, uint3
     zo_philox_blocks_scalar(k0, k1, c0, c1, c2, c3, nb, o0, o1, o2, o3);
 }
 
+/* The blocks block .. block + nb - 1 (full block indices, see zo_ctr3): runs split
+ * where the low 32 bits wrap, so that each run shares its high bits. */
+static inline void zo_philox_run(uint32_t k0, uint32_t k1, int64_t block, uint32_t c1,
+                                 uint32_t c2, uint32_t c3, int64_t nb, uint32_t *o0,
+                                 uint32_t *o1, uint32_t *o2, uint32_t *o3) {
+    while (nb > 0) {
+        const uint32_t lo = (uint32_t)block;
+        const int64_t room = (int64_t)((((uint64_t)1) << 32) - (uint64_t)lo);
+        const int64_t m = nb < room ? nb : room;
+        zo_philox_blocks(k0, k1, lo, c1, c2, zo_ctr3(c3, block), m, o0, o1, o2, o3);
+        block += m;
+        nb -= m;
+        o0 += m; o1 += m; o2 += m; o3 += m;
+    }
+}
+
 /* Blocks per pass of the generators below (their stack buffers). */
 #define ZO_PASS_BLOCKS 256
 
@@ -510,18 +536,16 @@ ZO_CLONES static void zo_normal_f64_from(int64_t nb, const uint32_t *w0,
         uint32_t w0[ZO_PASS_BLOCKS], w1[ZO_PASS_BLOCKS], w2[ZO_PASS_BLOCKS],   \
             w3[ZO_PASS_BLOCKS];                                                \
         T tail[PER];                                                           \
-        uint32_t b0 = (uint32_t)(j0 / (PER));                                  \
+        int64_t b0 = j0 / (PER);                                               \
         int64_t nfull = n / (PER);                                             \
         for (int64_t b = 0; b < nfull; b += ZO_PASS_BLOCKS) {                  \
             int64_t m = nfull - b < ZO_PASS_BLOCKS ? nfull - b : ZO_PASS_BLOCKS; \
-            zo_philox_blocks(k0, k1, b0 + (uint32_t)b, dir, c2, c3, m, w0, w1, \
-                             w2, w3);                                          \
+            zo_philox_run(k0, k1, b0 + b, dir, c2, c3, m, w0, w1, w2, w3);     \
             FROM(m, w0, w1, w2, w3, out + (PER) * b);                          \
         }                                                                      \
         int64_t rem = n - nfull * (PER);                                       \
         if (rem > 0) {                                                         \
-            zo_philox_blocks(k0, k1, b0 + (uint32_t)nfull, dir, c2, c3, 1, w0, \
-                             w1, w2, w3);                                      \
+            zo_philox_run(k0, k1, b0 + nfull, dir, c2, c3, 1, w0, w1, w2, w3); \
             FROM(1, w0, w1, w2, w3, tail);                                     \
             for (int64_t r = 0; r < rem; r++) out[(PER) * nfull + r] = tail[r]; \
         }                                                                      \
@@ -536,12 +560,13 @@ ZO_DRIVER(zo_gen_normal_f64, double, ZO_PER_BLOCK_NORMAL_F64, zo_normal_f64_from
     ZO_CLONES static void NAME(uint32_t k0, uint32_t k1, uint32_t dir,     \
                                uint32_t c2, uint32_t c3, int64_t j0,       \
                                int64_t n, T *out) {                        \
-        const uint32_t b0 = (uint32_t)(j0 / ZO_PER_BLOCK_RADEMACHER);      \
+        const int64_t b0 = j0 / ZO_PER_BLOCK_RADEMACHER;                   \
         const int64_t nb = (n + ZO_PER_BLOCK_RADEMACHER - 1) /             \
                            ZO_PER_BLOCK_RADEMACHER;                        \
         for (int64_t b = 0; b < nb; b++) {                                 \
             uint32_t w[4];                                                 \
-            uint32_t x0 = b0 + (uint32_t)b, x1 = dir, x2 = c2, x3 = c3;    \
+            uint32_t x0 = (uint32_t)(b0 + b), x1 = dir, x2 = c2,           \
+                     x3 = zo_ctr3(c3, b0 + b);                             \
             ZO_PHILOX10(x0, x1, x2, x3, k0, k1);                           \
             w[0] = x0; w[1] = x1; w[2] = x2; w[3] = x3;                    \
             int64_t base = b * ZO_PER_BLOCK_RADEMACHER;                    \
