@@ -21,6 +21,11 @@ cdef extern from "zoopt_streams.h" nogil:
 cdef enum:
     # examples per tile; a multiple of 4 so that a tile starts on a Philox block
     NT = 256
+    # noise values per pass of gumbel_argmax (a multiple of 4): its buffer, whatever C
+    CHUNK = 1024
+    # float64 sums per thread of categorical_score: tiles of NT rows while NT C fits,
+    # single rows (C sums) beyond
+    SCORE_SUMS = 1 << 16
 
 
 def race_weights(const floating[:, ::1] logits, double inv_tau, double[:, ::1] out,
@@ -44,15 +49,19 @@ def gumbel_argmax(const double[:, ::1] weights, int32_t[:, ::1] out, uint32_t k0
 
     ``E[s, n, c]`` is Exp(1) noise from word ``(n C + c) % 4`` of block
     ``(n C + c) // 4`` of counter row ``s``; the product is taken in float64.
+    A tile of examples walks its span of that flat index CHUNK values at a time,
+    so each thread holds CHUNK floats for any number of classes.
     """
     cdef Py_ssize_t N = weights.shape[0], C = weights.shape[1], S = out.shape[0]
     cdef Py_ssize_t ntiles = (N + NT - 1) // NT
-    cdef Py_ssize_t item, s, t, n0, m, r, c, arg
+    cdef Py_ssize_t item, s, t, n0, r, c, p, end, k, q, seg, j, arg
     cdef double best, v
     cdef float *buf
     cdef int *failed = _flag()
-    with nogil, parallel(num_threads=n_threads):
-        buf = <float *> malloc(NT * C * sizeof(float))
+    # no more threads than tiles: the others would only allocate
+    cdef int nt = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>n_threads, S * ntiles))
+    with nogil, parallel(num_threads=nt):
+        buf = <float *> malloc(CHUNK * sizeof(float))
         for item in prange(S * ntiles, schedule="static"):
             if buf == NULL:
                 failed[0] = 1
@@ -60,17 +69,36 @@ def gumbel_argmax(const double[:, ::1] weights, int32_t[:, ::1] out, uint32_t k0
             s = item // ntiles
             t = item - s * ntiles
             n0 = t * NT
-            m = min(<Py_ssize_t>NT, N - n0)
-            zo_gen_exp1_f32(k0, k1, <uint32_t>s, c2, c3, n0 * C, m * C, buf)
-            for r in range(m):
-                best = <double>buf[r * C] * weights[n0 + r, 0]
-                arg = 0
-                for c in range(1, C):
-                    v = <double>buf[r * C + c] * weights[n0 + r, c]
-                    # branch-free select: the winner is rarely predictable
-                    arg = c if v < best else arg
-                    best = v if v < best else best
-                out[s, n0 + r] = <int32_t>arg
+            # the flat span [n0 C, end) of the tile's noise; (r, c) follows it
+            p = n0 * C
+            end = min(n0 + <Py_ssize_t>NT, N) * C
+            r = n0
+            c = 0
+            best = 0.0
+            arg = 0
+            while p < end:
+                k = min(<Py_ssize_t>CHUNK, end - p)
+                zo_gen_exp1_f32(k0, k1, <uint32_t>s, c2, c3, p, k, buf)
+                q = 0
+                while q < k:
+                    if c == 0:
+                        best = <double>buf[q] * weights[r, 0]
+                        arg = 0
+                        c = 1
+                        q = q + 1
+                    seg = min(C - c, k - q)
+                    for j in range(seg):
+                        v = <double>buf[q + j] * weights[r, c + j]
+                        # branch-free select: the winner is rarely predictable
+                        arg = c + j if v < best else arg
+                        best = v if v < best else best
+                    c = c + seg
+                    q = q + seg
+                    if c == C:
+                        out[s, r] = <int32_t>arg
+                        r = r + 1
+                        c = 0
+                p = p + k
         free(buf)
     _check_flag(failed)
 
@@ -82,25 +110,33 @@ def categorical_score(const int32_t[:, ::1] labels, const double[:, ::1] adv,
 
     with ``n' = n`` when ``adv`` has N columns (one advantage per example) and
     ``n' = 0`` when it has one (one advantage per sample).  Sums over ``s`` run
-    in order in float64.
+    in order in float64.  Each thread holds the sums of one tile of rows: at most
+    ``max(SCORE_SUMS, C)`` of them, and only as many threads as tiles run.
     """
     cdef Py_ssize_t S = labels.shape[0], N = labels.shape[1], C = probs.shape[1]
     cdef bint per_example = adv.shape[1] > 1
-    cdef Py_ssize_t ntiles = (N + NT - 1) // NT
-    cdef Py_ssize_t t, s, n0, m, r, c
+    cdef Py_ssize_t rows = NT
+    cdef Py_ssize_t ntiles, t, s, n0, m, r, c
     cdef double a
     cdef double *acc
     cdef double *tot
     cdef int *failed = _flag()
-    with nogil, parallel(num_threads=n_threads):
-        acc = <double *> malloc(NT * C * sizeof(double))
-        tot = <double *> malloc(NT * sizeof(double))
+    cdef int nt
+    if N == 0 or C == 0:
+        free(failed)
+        return
+    rows = min(max(<Py_ssize_t>1, min(rows, SCORE_SUMS // C)), N)
+    ntiles = (N + rows - 1) // rows
+    nt = <int>max(<Py_ssize_t>1, min(<Py_ssize_t>n_threads, ntiles))
+    with nogil, parallel(num_threads=nt):
+        acc = <double *> malloc(rows * C * sizeof(double))
+        tot = <double *> malloc(rows * sizeof(double))
         for t in prange(ntiles, schedule="static"):
             if acc == NULL or tot == NULL:
                 failed[0] = 1
                 continue
-            n0 = t * NT
-            m = min(<Py_ssize_t>NT, N - n0)
+            n0 = t * rows
+            m = min(rows, N - n0)
             for r in range(m * C):
                 acc[r] = 0.0
             for r in range(m):

@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import zoopt
@@ -537,3 +537,106 @@ def test_e0_zo_of_argmax_accuracy_points_along_the_policy_gradient():
     U = directions(n, p_in * C, rng=1)
     proj = (info.values[:, 0] - info.values[:, 1]) / (2 * sigma) * (U @ e)
     assert proj.mean() > 5 * proj.std(ddof=1) / np.sqrt(n)
+
+
+# ------------------------------------------------------------------ kernel buffers
+
+# tiles of 256 examples, noise passes of 1024 values, score sums of 2**16 per thread:
+# shapes on both sides of each
+_N_ACROSS = st.sampled_from([1, 2, 3, 255, 256, 257, 600])
+_C_ACROSS = st.sampled_from([1, 2, 5, 255, 1023, 1024, 1025, 3000])
+
+
+@settings(max_examples=40)
+@given(_N_ACROSS, _C_ACROSS, st.integers(1, 3), seeds, st.sampled_from([1, 2, 3]))
+def test_gumbel_argmax_kernel_matches_reference_across_tiles_and_passes(N, C, S, seed,
+                                                                        n_threads):
+    from zoopt._cy import policy as kernels
+
+    if N * C > 200_000:
+        N = max(1, 200_000 // C)
+    gen = np.random.default_rng(seed % 2**32)
+    z = gen.normal(size=(N, C))
+    key = key_from_rng(seed)
+    c2, c3 = _counter_words(5, ref.KIND_GUMBEL)
+    w = ref.race_weights(z, 1.0)
+    out = np.empty((S, N), dtype=np.int32)
+    kernels.gumbel_argmax(w, out, int(key[0]), int(key[1]), c2, c3, n_threads)
+    np.testing.assert_array_equal(out, ref.gumbel_argmax(z, 1.0, key, 5, S))
+
+
+@settings(max_examples=40)
+@given(_N_ACROSS, st.sampled_from([1, 2, 7, 255, 256, 257, 2**16 - 1, 2**16, 2**16 + 3]),
+       st.integers(1, 4), seeds, float_dtypes, st.booleans(), st.sampled_from([1, 2, 3]))
+def test_categorical_score_kernel_matches_reference_for_any_row_tiles(N, C, S, seed, dtype,
+                                                                      per_example,
+                                                                      n_threads):
+    from zoopt._cy import policy as kernels
+
+    if N * C > 400_000:
+        N = max(1, 400_000 // C)
+    gen = np.random.default_rng(seed % 2**32)
+    labels = gen.integers(0, C, size=(S, N)).astype(np.int32)
+    adv = gen.normal(size=(S, N if per_example else 1))
+    probs = _softmax(gen.normal(size=(N, C)))
+    out = np.empty((N, C), dtype=dtype)
+    kernels.categorical_score(labels, adv, probs, 0.37, out, n_threads)
+    np.testing.assert_array_equal(out, ref.categorical_score(labels, adv, probs, 0.37, dtype))
+
+
+_MEMORY_SCRIPT = r"""
+import resource
+import sys
+
+import numpy as np
+
+from zoopt import policy
+
+
+def vm_bytes():
+    with open("/proc/self/status") as f:
+        fields = dict(line.split(":", 1) for line in f)
+    return int(fields["VmSize"].split()[0]) * 1024
+
+
+C = int(sys.argv[1])
+z = np.random.default_rng(0).standard_normal((1, C)).astype(np.float32)
+
+
+def reward(Y):
+    return (Y[:, 0] % 7).astype(np.float64)
+
+
+kw = dict(n_samples=2, temperature=0.7, rng=3, step=2, return_info=True)
+policy.categorical(z[:, :2048].copy(), reward, **kw)  # threads and their allocators exist
+budget = int(sys.argv[2]) * z.nbytes
+resource.setrlimit(resource.RLIMIT_AS, (vm_bytes() + budget, resource.RLIM_INFINITY))
+g, info = policy.categorical(z, reward, **kw)
+np.savez(sys.argv[3], z=z, g=g, labels=info.samples, values=info.values,
+         baseline=info.baseline)
+"""
+
+
+def test_categorical_memory_follows_the_input_for_one_example_over_many_classes(tmp_path):
+    # one example over 2**22 classes (16 MiB of float32 logits) must run in a few times
+    # its size: the address space of the call is capped at 12 times the logits (the kernels
+    # asked 256 C floats and 256 C doubles per thread before, 12 GiB here); C mallocs are
+    # invisible to tracemalloc, so the operating system enforces the cap
+    import subprocess
+    import sys
+
+    C = 1 << 22
+    path = tmp_path / "out.npz"
+    proc = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT, str(C), "12", str(path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = np.load(path)
+    z, tau, S = got["z"], 0.7, 2
+    labels = ref.gumbel_argmax(z, 1.0 / tau, key_from_rng(3), 2, S)
+    np.testing.assert_array_equal(got["labels"], labels)
+    adv = (got["values"] - got["baseline"])[:, None]
+    z64 = z.astype(np.float64) / tau
+    e = np.exp(z64 - z64.max(axis=1, keepdims=True))
+    probs = e / e.sum(axis=1, keepdims=True)
+    np.testing.assert_array_equal(got["g"], ref.categorical_score(labels, adv, probs,
+                                                                  1.0 / (S * tau), z.dtype))

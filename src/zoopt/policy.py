@@ -495,10 +495,15 @@ def chain_linear(X: Any, g_z: Any, *, intercept: bool = False) -> Any:
 # ---------------------------------------------------------------------------
 # categorical policy over labels
 
-def _softmax(z: Any) -> Any:
-    """Softmax along the last axis (NumPy's exp, or CuPy's for a CuPy array)."""
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+def _softmax_rows(z: Any, tau: float, xp: Any) -> Any:
+    """``softmax(z / tau)`` along the rows in float64 (NumPy's exp, or CuPy's), computed
+    in one array: the logits' own size in float64, no temporaries of it."""
+    p = z.astype(np.float64)
+    p /= tau
+    p -= p.max(axis=1, keepdims=True)
+    xp.exp(p, out=p)
+    p /= p.sum(axis=1, keepdims=True)
+    return p
 
 
 def _check_logits(logits: Any, ndim: int, caller: str,
@@ -658,7 +663,7 @@ def categorical(logits: Any, reward: Callable[..., Any], *, n_samples: int,
         b = np.full((1, 1), float(baseline))
     # the advantages come from the rewards on the host: the one copy back to the device
     adv = xp.asarray(np.ascontiguousarray(r2 - b, dtype=np.float64))
-    probs = xp.ascontiguousarray(_softmax(z.astype(np.float64) / tau))
+    probs = xp.ascontiguousarray(_softmax_rows(z, tau, xp))
     g = xp.empty_like(z)
     kernels.categorical_score(labels, adv, probs, 1.0 / (S * tau), g, get_num_threads())
     if not return_info:
