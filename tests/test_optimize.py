@@ -226,13 +226,12 @@ def test_scipy_bounds_object_accepted():
 @pytest.mark.parametrize(("kw", "exc", "match"), [
     ({"bounds": [(0, 1)] * 2}, ValueError, "sequence of d = 3"),
     ({"bounds": [(0, 2), (2, 1), (0, 2)]}, ValueError, "low > high at coordinates \\[1\\]"),
-    ({"bounds": [(2, 3)] * 3}, ValueError, "'x0' parameter of minimize must lie inside"),
     ({"method": "cma"}, ValueError, "'method' parameter of minimize"),
     ({"maxfev": 0}, ValueError, "'maxfev'"),
     ({"checkpoint_every": 0}, ValueError, "'checkpoint_every'"),
     ({"nan_policy": "skip"}, ValueError, "'nan_policy'"),
     ({"callback": 3}, TypeError, "'callback'"),
-    ({"lr": -1.0}, ValueError, "'lr' parameter of ZOAdam"),
+    ({"lr": -1.0}, ValueError, "'lr' parameter of minimize"),  # its own name, not ZOAdam's
     ({"method": "es", "n_dirs": 7}, ValueError, "must be even"),
     ({"executor": object()}, TypeError, "'executor' parameter"),
 ])
@@ -393,10 +392,264 @@ def test_result_is_never_worse_than_x0(method):
     # snes returned a point worse than x0 (x0 was never evaluated); maxiter=0 gave nan
     x0 = np.linspace(-1, 1, 50)
     f0 = float(sphere(x0[None, :])[0])
-    res = minimize(sphere, x0, method=method, maxiter=3, rng=0,
-                   options={"lr": 5.0} if method in ("zo-sgd", "zo-adam", "es") else None)
+    with warnings.catch_warnings():  # zo-sgd's mean diverges (and the run stops, status 5)
+        warnings.simplefilter("ignore", OptimizeWarning)
+        res = minimize(sphere, x0, method=method, maxiter=3, rng=0,
+                       options={"lr": 5.0} if method in ("zo-sgd", "zo-adam", "es") else None)
     assert res.fun <= f0
     zero = minimize(sphere, x0, method=method, maxiter=0, rng=0)
     assert zero.fun == f0
     assert zero.nfev == 1
     np.testing.assert_array_equal(zero.x, x0)
+
+
+# -- a run whose mean diverges ---------------------------------------------------------
+
+@pytest.mark.parametrize(("name", "options", "dtype"), [
+    ("zo-sgd", {"lr": 10.0}, np.float64),  # 17 times the stable step on the sphere, d = 10
+    ("spsa", {"a": 1e3, "A": 0.0}, np.float64),
+])
+def test_a_diverging_run_stops_says_so_and_warns(name, options, dtype):
+    from scipy.optimize import OptimizeWarning as ScipyOptimizeWarning
+
+    x0 = np.ones(10, dtype=dtype)
+    with pytest.warns(ScipyOptimizeWarning, match="diverged"):
+        res = minimize(sphere, x0, method=name, maxiter=1000, rng=0, options=options)
+    assert res.status == 5
+    assert not res.success
+    assert "diverged" in res.message
+    assert "a smaller 'lr'" in res.message
+    assert res.nit < 1000
+    assert res.fun <= 10.0  # the best point evaluated, never worse than x0
+    assert sphere(res.x[None])[0] == res.fun
+    # a run that converges is not flagged
+    ok = minimize(sphere, x0, method=name, maxiter=50, rng=0)
+    assert ok.status == 2
+
+
+def test_divergence_threshold():
+    from zoopt.optimize._minimize import _diverged
+
+    assert _diverged(np.inf, 1.0, 1.0)
+    assert _diverged(np.nan, 1.0, 1.0)
+    assert not _diverged(1e6, 1.0, 0.5)  # 1e6 - 1 < 1e6 |f(x0)|
+    assert _diverged(1e6 + 2, 1.0, 0.5)
+    assert not _diverged(-5.0, -1.0, -5.0)
+    assert _diverged(4e6 + 1.0, -1.0, -5.0)  # the scale is f(x0) - best = 4
+    assert not _diverged(0.5, 0.0, 0.0)  # both 0: the scale is 1
+    assert _diverged(1e6 + 1, 0.0, 0.0)
+
+
+# -- the progress bar --------------------------------------------------------------------
+
+class _Bars:
+    """tqdm with its output in memory, each bar kept for its final count."""
+
+    def __init__(self, monkeypatch):
+        import io
+
+        import tqdm.auto
+
+        self.bars = []
+        outer = self
+
+        class Bar(tqdm.auto.tqdm):
+            def __init__(self, *args, **kwargs):
+                kwargs["file"] = io.StringIO()
+                super().__init__(*args, **kwargs)
+                outer.bars.append(self)
+
+        monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+
+
+def test_progress_bar_counts_up_to_its_total(monkeypatch, tmp_path):
+    bars = _Bars(monkeypatch).bars
+    cases = [({"maxiter": 5}, "it"), ({"maxfev": 100}, "fev"),
+             ({"maxfev": 1000, "method": "spsa"}, "fev"), ({"maxfev": 1000, "maxiter": 3}, "it"),
+             ({"maxfev": 50, "maxiter": 100}, "fev"), ({"maxfev": 1}, "fev")]
+    for kw, unit in cases:
+        res = minimize(sphere, np.ones(3), progress=True, rng=0, **kw)
+        bar = bars[-1]
+        assert bar.unit == unit, kw
+        assert bar.n == (res.nit if unit == "it" else res.nfev), kw
+        assert bar.n <= bar.total == (kw["maxiter"] if unit == "it" else kw["maxfev"]), kw
+    # a run resumed from a checkpoint beyond the new budget started the bar past its end
+    path = str(tmp_path / "run.npz")
+    minimize(sphere, np.ones(3), maxiter=12, rng=0, checkpoint=path)
+    res = minimize(sphere, np.ones(3), maxiter=5, rng=0, checkpoint=path, progress=True)
+    assert res.nit == 12
+    assert bars[-1].n == bars[-1].total == 5
+    res = minimize(sphere, np.ones(3), maxfev=40, rng=0, checkpoint=path, progress=True)
+    assert bars[-1].n == bars[-1].total == 40
+
+
+# -- scipy's call forms ------------------------------------------------------------------
+
+def test_callback_forms_as_scipy_wraps_them():
+    seen = []
+
+    def keyword_only(*, intermediate_result):
+        seen.append(("kw", intermediate_result.nit))
+
+    def by_name(intermediate_result):
+        seen.append(("name", intermediate_result.nit))
+
+    def point(xk):
+        seen.append(("x", xk.shape))
+
+    for cb in (keyword_only, by_name, point):
+        minimize(sphere, np.ones(3), maxiter=2, rng=0, callback=cb)
+    assert seen == [("kw", 1), ("kw", 2), ("name", 1), ("name", 2), ("x", (3,)), ("x", (3,))]
+
+
+def test_results_are_scipy_results_without_importing_scipy_with_zoopt():
+    import pickle
+    import subprocess
+    import sys
+
+    import scipy.optimize
+
+    res = minimize(sphere, np.ones(3), maxiter=3, rng=0)
+    assert isinstance(res, scipy.optimize.OptimizeResult)
+    assert isinstance(res, zoopt.OptimizeResult)
+    back = pickle.loads(pickle.dumps(res))
+    assert type(back) is type(res)
+    np.testing.assert_array_equal(back.x, res.x)
+    inter = []
+    minimize(sphere, np.ones(3), maxiter=1, rng=0,
+             callback=lambda intermediate_result: inter.append(intermediate_result))
+    assert isinstance(inter[0], scipy.optimize.OptimizeResult)
+    assert issubclass(OptimizeWarning, scipy.optimize.OptimizeWarning)
+    out = subprocess.run([sys.executable, "-c", "import sys, zoopt; "
+                          "print('scipy.optimize' in sys.modules)"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_results_without_scipy(monkeypatch):
+    import sys
+
+    from zoopt.optimize import _base, _minimize
+
+    monkeypatch.setitem(sys.modules, "scipy.optimize", None)  # import fails
+    monkeypatch.setattr(_base, "_RESULT_CLASS", [])
+    monkeypatch.setattr(_minimize, "_WARNING_CLASS", [])
+    res = minimize(sphere, np.ones(3), maxiter=2, rng=0)
+    assert type(res) is zoopt.OptimizeResult
+    warning = _minimize._optimize_warning()
+    assert warning.__bases__ == (UserWarning,)
+    with pytest.warns(warning, match="Unknown option"):
+        minimize(sphere, np.ones(3), maxiter=1, options={"nope": 1})
+
+
+def test_unknown_option_warns_as_scipys_class():
+    from scipy.optimize import OptimizeWarning as ScipyOptimizeWarning
+
+    with pytest.warns(ScipyOptimizeWarning, match="Unknown option 'momentumm'"):
+        minimize(sphere, np.ones(3), method="zo-sgd", maxiter=1, options={"momentumm": 0.9})
+
+
+def test_x0_outside_bounds_is_clipped_with_a_warning():
+    from scipy.optimize import OptimizeWarning as ScipyOptimizeWarning
+
+    seen = []
+
+    def f(X):
+        seen.append(X.copy())
+        return sphere(X)
+
+    with pytest.warns(ScipyOptimizeWarning, match=r"not within 'bounds' \(coordinates \[0, 2\]"):
+        res = minimize(f, np.array([3.0, 1.5, -4.0]), bounds=[(1, 2)] * 3, maxiter=3, rng=0)
+    np.testing.assert_array_equal(seen[0], [[2.0, 1.5, 1.0]])  # x0 itself, clipped
+    assert np.all((res.x >= 1) & (res.x <= 2))
+
+
+def test_tol_stops_when_the_best_value_stalls():
+    x0 = np.ones(3)
+    res = minimize(sphere, x0, maxiter=2000, tol=1e-3, rng=0)
+    assert res.status == 3
+    assert res.success
+    assert "tol" in res.message
+    h, w = res.history["fun"], 10  # max(10, ceil(d / evaluations per step)) = 10 here
+    k = res.nit - 1
+    assert k - 1 - w >= 0
+    assert h[k - w] - h[k] <= 1e-3 * max(abs(h[k - w]), abs(h[k]), 1.0)
+    assert not (h[k - 1 - w] - h[k - 1] <= 1e-3 * max(abs(h[k - 1 - w]), abs(h[k - 1]), 1.0))
+    assert minimize(sphere, x0, maxiter=200, rng=0).nit == 200  # no tol: no such stop
+    # the window covers at least d evaluations
+    res = minimize(sphere, np.ones(400), maxiter=100, tol=1.0, rng=0)
+    assert res.nit == 1 + int(np.ceil(400 / 33))
+
+
+def test_args_are_passed_to_fun():
+    def f(X, shift, power):
+        return (np.abs(X - shift) ** power).sum(axis=-1)
+
+    x0 = np.zeros(4)
+    res = minimize(f, x0, args=(1.5, 2), maxiter=50, rng=0)
+    ref = minimize(lambda X: f(X, 1.5, 2), x0, maxiter=50, rng=0)
+    np.testing.assert_array_equal(res.x, ref.x)
+    one = minimize(lambda X, s: ((X - s) ** 2).sum(-1), x0, args=1.5, maxiter=50, rng=0)
+    np.testing.assert_array_equal(one.x, ref.x)  # a non-tuple is the one argument
+    scalar = minimize(lambda x, s, p: float(f(x, s, p)), x0, args=(1.5, 2), maxiter=50,
+                      rng=0, vectorized=False)
+    np.testing.assert_array_equal(scalar.x, ref.x)
+
+
+def test_scipy_bridge_passes_tol_and_args():
+    from scipy.optimize import minimize as sp_minimize
+
+    res = sp_minimize(lambda x, s: float(((x - s) ** 2).sum()), np.zeros(3), args=(1.0,),
+                      method=scipy_method("zo-adam"), tol=1e-3,
+                      options={"maxiter": 5000, "rng": 0})
+    assert res.status == 3
+    assert res.nit < 5000
+
+
+@pytest.mark.parametrize(("kw", "exc", "match"), [
+    ({"target": "low"}, TypeError, r"'target' parameter of minimize must be a float.*'low'"),
+    ({"target": np.nan}, ValueError, r"'target' parameter of minimize .*Got nan"),
+    ({"target": np.ones(2)}, TypeError, r"'target' parameter of minimize .*array"),
+    ({"tol": -1e-3}, ValueError, r"'tol' parameter of minimize must be .*\[0, inf\].*-0.001"),
+    ({"tol": "small"}, TypeError, r"'tol' parameter of minimize .*'small'"),
+    ({"tol": np.inf}, ValueError, r"'tol' parameter of minimize .*inf"),
+    ({"lr": "big"}, TypeError, r"'lr' parameter of minimize .*'big'"),
+    ({"method": "spsa", "lr": -1.0}, ValueError, r"'lr' parameter of minimize .*-1.0"),
+    ({"n_dirs": 2.5}, TypeError, r"'n_dirs' parameter of minimize .*2.5"),
+    ({"n_dirs": 0}, ValueError, r"'n_dirs' parameter of minimize .*0"),
+    ({"sigma": "wide"}, TypeError, r"'sigma' parameter of minimize .*'wide'"),
+    ({"sigma": np.nan}, ValueError, r"'sigma' parameter of minimize .*nan"),
+    ({"options": [("lr", 1.0)]}, TypeError, r"'options' parameter of minimize must be a dict"),
+    ({"options": "lr=1"}, TypeError, r"'options' parameter of minimize must be a dict.*'lr=1'"),
+    ({"options": {"lr": "x"}}, TypeError, r"'lr' parameter of ZOAdam .*'x'"),
+    ({"method": "spsa", "options": {"n_dirs": "2"}}, TypeError, r"'n_dirs' parameter of SPSA"),
+    ({"bounds": "0,1"}, TypeError, r"'bounds' parameter of minimize must be .*Got '0,1'"),
+    ({"bounds": [("a", 1)] * 3}, TypeError, r"'bounds' parameter of minimize .*real numbers"),
+    ({"bounds": 5.0}, TypeError, r"'bounds' parameter of minimize .*Got 5.0"),
+    ({"bounds": [(0, 1)] * 2}, ValueError, r"sequence of d = 3 .*Got shape \(2, 2\)"),
+    ({"bounds": np.zeros((3, 3))}, ValueError, r"'bounds' .*Got shape \(3, 3\)"),
+    ({"bounds": [(0, np.nan)] * 3}, ValueError, r"'bounds' .*NaN at coordinates \[0, 1, 2\]"),
+    ({"bounds": [(0, 2), (2, 1), (0, 2)]}, ValueError, r"low > high at coordinates \[1\]"),
+])
+def test_minimize_errors_name_the_parameter(kw, exc, match):
+    with pytest.raises(exc, match=match):
+        minimize(sphere, np.ones(3), maxiter=2, rng=0, **kw)
+
+
+def test_bounds_take_none_as_no_bound():
+    res = minimize(sphere, np.array([0.25, 0.5]), bounds=[(None, 0.3), (0.2, None)],
+                   maxiter=100, rng=0)
+    assert res.x_mean[0] <= 0.3
+    assert res.x_mean[1] >= 0.2
+    np.testing.assert_allclose(res.x_mean, [0.0, 0.2], atol=0.05)
+
+
+def test_info_reprs_are_one_short_line():
+    _, info = zoopt.grad(sphere, np.ones(100_000), n_dirs=64, rng=0, method="forward",
+                         return_info=True)
+    _, pinfo = zoopt.policy.gaussian(sphere, np.ones(100_000), sigma=0.1, n_samples=64,
+                                     rng=0, return_info=True)
+    for text in (repr(info), repr(pinfo)):
+        assert "\n" not in text
+        assert len(text) < 200
+        assert "(64,)" in text

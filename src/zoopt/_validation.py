@@ -64,6 +64,27 @@ def check_positive_float(value: Any, name: str, caller: str) -> float:
     return out
 
 
+def check_float(value: Any, name: str, caller: str, *, low: float = -np.inf,
+                high: float = np.inf, low_open: bool = False, high_open: bool = False,
+                finite: bool = True) -> float:
+    """A real number (bools refused) in the interval from ``low`` to ``high``, each end
+    closed unless ``low_open`` / ``high_open``; NaN always refused, +-inf unless
+    ``finite=False``."""
+    lo, hi = ("(" if low_open else "[") + f"{low:g}", f"{high:g}" + (")" if high_open else "]")
+    what = f"a {'finite ' if finite else ''}float in the range {lo}, {hi}"
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise TypeError(f"The {name!r} parameter of {caller} must be {what}. "
+                        f"Got {_fmt(value)} instead.")
+    out = float(value)
+    bad = (np.isnan(out) or (finite and np.isinf(out))
+           or out < low or (low_open and out == low)
+           or out > high or (high_open and out == high))
+    if bad:
+        raise ValueError(f"The {name!r} parameter of {caller} must be {what}. "
+                         f"Got {value!r} instead.")
+    return out
+
+
 def check_choice(value: Any, name: str, caller: str, choices: Iterable[str]) -> str:
     choices = tuple(choices)
     if not isinstance(value, str) or value not in choices:

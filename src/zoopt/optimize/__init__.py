@@ -1,8 +1,11 @@
 """Black-box optimizers: ask/tell classes, ``minimize`` and a scipy bridge."""
 
+from typing import Any
+
+from zoopt.optimize import _minimize
 from zoopt.optimize._base import Optimizer, OptimizeResult
 from zoopt.optimize._methods import ES, SNES, SPSA, ZOSGD, ZOAdam
-from zoopt.optimize._minimize import METHODS, OptimizeWarning, minimize
+from zoopt.optimize._minimize import METHODS, minimize
 from zoopt.optimize._scipy import scipy_method
 
 __all__ = [
@@ -18,3 +21,11 @@ __all__ = [
     "minimize",
     "scipy_method",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # OptimizeWarning subclasses scipy's where scipy is installed: made on first use, so
+    # that importing zoopt does not import scipy.optimize
+    if name == "OptimizeWarning":
+        return _minimize._optimize_warning()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -33,7 +33,9 @@ class OptimizeResult(dict[str, Any]):
 
     ``x`` and ``fun`` are the best point evaluated and its value; ``x_mean``
     is the optimizer's final point (the mean of its search distribution) and
-    ``fun_mean`` its value when it was evaluated.
+    ``fun_mean`` its value when it was evaluated.  Where scipy is installed,
+    the results of :func:`zoopt.minimize` are also instances of
+    ``scipy.optimize.OptimizeResult``.
     """
 
     def __getattr__(self, name: str) -> Any:
@@ -57,6 +59,31 @@ class OptimizeResult(dict[str, Any]):
             text = _summary(v).replace("\n", "\n" + " " * (width + 2))
             lines.append(f"{k.rjust(width)}: {text}")
         return "\n".join(lines)
+
+
+_RESULT_CLASS: list[type[OptimizeResult]] = []  # made on the first result
+
+
+def _result_class() -> type[OptimizeResult]:
+    """The class of minimize's results: OptimizeResult, and where scipy is installed a
+    subclass of ``scipy.optimize.OptimizeResult`` too.  scipy is imported here, on the
+    first result, not with zoopt: importing scipy.optimize takes longer than zoopt."""
+    if not _RESULT_CLASS:
+        try:
+            from scipy.optimize import OptimizeResult as ScipyResult
+        except ImportError:
+            _RESULT_CLASS.append(OptimizeResult)
+        else:
+            both = type("_ScipyOptimizeResult", (OptimizeResult, ScipyResult),
+                        {"__module__": __name__, "__doc__": OptimizeResult.__doc__})
+            _RESULT_CLASS.append(both)
+    return _RESULT_CLASS[0]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "_ScipyOptimizeResult":  # what pickle looks up for such a result
+        return _result_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _summary(v: Any) -> str:

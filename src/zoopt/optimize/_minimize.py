@@ -11,30 +11,63 @@ import tempfile
 import time
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from zoopt._backend import backend_of, is_device_array
 from zoopt._engine import make_probes
-from zoopt._validation import check_bool, check_callable, check_choice, check_int, check_point
+from zoopt._validation import (
+    _fmt,
+    check_bool,
+    check_callable,
+    check_choice,
+    check_float,
+    check_int,
+    check_point,
+    check_positive_float,
+)
 from zoopt.optimize._base import (
     Optimizer,
     OptimizeResult,
     _Field,
     _read_field,
     _read_header,
+    _result_class,
     _zip_members,
 )
 from zoopt.optimize._methods import ES, SNES, SPSA, ZOSGD, ZOAdam
 from zoopt.random import _MAX_STEP
 
-__all__ = ["METHODS", "OptimizeWarning", "minimize"]
+__all__ = ["METHODS", "minimize"]  # and OptimizeWarning, made on first use (__getattr__)
 
 
-class OptimizeWarning(UserWarning):
-    """An option was not understood (it is ignored), as scipy warns."""
+_WARNING_CLASS: list[type[UserWarning]] = []  # made on first use
+
+
+def _optimize_warning() -> type[UserWarning]:
+    """zoopt's OptimizeWarning: a subclass of ``scipy.optimize.OptimizeWarning`` where
+    scipy is installed (so that code catching scipy's catches zoopt's), made on first
+    use: importing scipy.optimize takes longer than importing zoopt."""
+    if not _WARNING_CLASS:
+        try:
+            from scipy.optimize import OptimizeWarning as base
+        except ImportError:
+            base = UserWarning
+        doc = ("What :func:`zoopt.minimize` warns about: an option that is not understood "
+               "(it is ignored), an x0 outside the bounds (it is clipped), a run whose mean "
+               "diverged.  A subclass of ``scipy.optimize.OptimizeWarning`` where scipy is "
+               "installed.")
+        _WARNING_CLASS.append(type("OptimizeWarning", (base,),
+                                   {"__module__": "zoopt.optimize", "__doc__": doc}))
+    return _WARNING_CLASS[0]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "OptimizeWarning":
+        return _optimize_warning()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # method name -> (class, how minimize's common arguments map to the class's)
@@ -58,8 +91,10 @@ STATUS = {
     0: "target reached",
     1: "maximum number of function evaluations reached",
     2: "maximum number of iterations reached",
+    3: "the best value improved by less than `tol` over the last iterations",
     4: "interrupted by the user (KeyboardInterrupt); the run is returned as of its last "
        "whole step",
+    5: "the optimizer's mean diverged; the best point evaluated is returned",
     99: "`callback` raised `StopIteration`.",
 }
 
@@ -69,27 +104,64 @@ def _check_bounds(bounds: Any, d: int) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     if is_device_array(bounds):  # d pairs of numbers: read here, then put beside x0
         bounds = bounds.get()
-    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):  # scipy.optimize.Bounds
-        lb, ub = np.asarray(bounds.lb, float), np.asarray(bounds.ub, float)
-    else:
-        arr = np.asarray(bounds, dtype=float)
+    expected = (f"a scipy Bounds, a sequence of d = {d} (low, high) pairs (None for no "
+                "bound), or (lows, highs)")
+    try:
+        if hasattr(bounds, "lb") and hasattr(bounds, "ub"):  # scipy.optimize.Bounds
+            lb, ub = np.asarray(bounds.lb, float), np.asarray(bounds.ub, float)
+            np.broadcast_to(lb, (d,))
+            np.broadcast_to(ub, (d,))
+            arr = None
+        else:
+            arr = _bounds_array(bounds, d)
+    except (TypeError, ValueError):
+        raise TypeError(f"The 'bounds' parameter of minimize must be {expected} of real "
+                        f"numbers. Got {_fmt(bounds)} instead.") from None
+    if arr is not None:
         if arr.ndim == 2 and arr.shape == (d, 2):
             lb, ub = arr[:, 0], arr[:, 1]
         elif arr.ndim == 2 and arr.shape == (2, d):
             lb, ub = arr[0], arr[1]
         else:
-            raise ValueError("The 'bounds' parameter of minimize must be a scipy Bounds, a "
-                             f"sequence of d = {d} (low, high) pairs, or (lows, highs). "
+            raise ValueError(f"The 'bounds' parameter of minimize must be {expected}. "
                              f"Got shape {arr.shape} instead.")
     lb = np.broadcast_to(lb, (d,)).astype(float)
     ub = np.broadcast_to(ub, (d,)).astype(float)
     if np.isnan(lb).any() or np.isnan(ub).any():
-        raise ValueError("The 'bounds' parameter of minimize must not contain NaN.")
+        bad = np.flatnonzero(np.isnan(lb) | np.isnan(ub))
+        raise ValueError(f"The 'bounds' parameter of minimize must not contain NaN. Got NaN "
+                         f"at coordinates {bad[:5].tolist()}.")
     bad = np.flatnonzero(lb > ub)
     if bad.size:
         raise ValueError(f"The 'bounds' parameter of minimize has low > high at coordinates "
                          f"{bad[:5].tolist()}.")
     return lb, ub
+
+
+def _bounds_array(bounds: Any, d: int) -> np.ndarray:
+    """Pairs or (lows, highs) as a float array; None (as scipy takes it) is no bound."""
+    if hasattr(bounds, "dtype"):  # an array: no None in it
+        return np.asarray(bounds, dtype=float)
+    if isinstance(bounds, str | bytes):
+        raise TypeError("a string")
+    rows = [list(r) for r in bounds]  # a Python sequence: the Nones are mapped one by one
+    if len(rows) == d and all(len(r) == 2 for r in rows):
+        rows = [[-np.inf if lo is None else lo, np.inf if hi is None else hi]
+                for lo, hi in rows]
+    elif len(rows) == 2:
+        rows = [[-np.inf if v is None else v for v in rows[0]],
+                [np.inf if v is None else v for v in rows[1]]]
+    return np.asarray(rows, dtype=float)
+
+
+class _WithArgs:
+    """``fun(X, *args)`` (picklable, for executors)."""
+
+    def __init__(self, fun: Callable[..., Any], args: tuple[Any, ...]):
+        self.fun, self.args = fun, args
+
+    def __call__(self, X: Any) -> Any:
+        return self.fun(X, *self.args)
 
 
 class _Clipped:
@@ -104,13 +176,42 @@ class _Clipped:
 
 
 def _wants_result(callback: Callable[..., Any]) -> bool:
-    """scipy >= 1.11: a callback whose one parameter is named 'intermediate_result'
-    gets an OptimizeResult; any other gets the current point."""
+    """scipy >= 1.11 (``_wrap_callback``): a callback whose parameters are exactly one
+    named 'intermediate_result' (positional or keyword-only) gets an OptimizeResult,
+    passed by keyword; any other gets the current point."""
     try:
-        params = list(inspect.signature(callback).parameters)
+        params = set(inspect.signature(callback).parameters)
     except (TypeError, ValueError):
         return False
-    return params == ["intermediate_result"]
+    return params == {"intermediate_result"}
+
+
+# a mean whose value grew this many times the objective's scale has diverged
+_DIVERGED = 1e6
+
+
+def _diverged(fm: float, ref: float | None, best: float) -> bool:
+    """The mean's value ``fm`` is not finite, or exceeds the reference ``ref`` (f(x0))
+    by more than 1e6 times the scale of the values seen (|f(x0)|, or f(x0) - best)."""
+    if not np.isfinite(fm):
+        return True
+    if ref is None or not np.isfinite(ref):
+        return False
+    scale = max(abs(ref), ref - best if np.isfinite(best) else 0.0) or 1.0
+    return fm - ref > _DIVERGED * scale
+
+
+def _converged(history: list[tuple[int, int, float, float]], tol: float, w: int) -> bool:
+    """The best value improved by at most ``tol * max(|old|, |new|, 1)`` over ``w`` rows."""
+    if len(history) <= w:
+        return False
+    old, new = history[-1 - w][2], history[-1][2]
+    return bool(old - new <= tol * max(abs(old), abs(new), 1.0))
+
+
+def _advance(bar: Any, count: int) -> None:
+    """Move the bar to ``count``, never past its total."""
+    bar.update(max(0, min(count, bar.total) - bar.n))
 
 
 def _check_checkpoint_path(path: Any) -> None:
@@ -197,10 +298,11 @@ def _save_atomic(path: str, arrays: dict[str, np.ndarray]) -> None:
         raise
 
 
-def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
+def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = "zo-adam",
              sigma: float | None = None, n_dirs: int | None = None, lr: float | None = None,
              maxfev: int | None = None, maxiter: int | None = None, target: float | None = None,
-             bounds: Any = None, callback: Callable[..., Any] | None = None,
+             tol: float | None = None, bounds: Any = None,
+             callback: Callable[..., Any] | None = None,
              progress: bool = False, executor: Any = None, rng: Any = None,
              options: dict[str, Any] | None = None, checkpoint: str | None = None,
              checkpoint_every: int = 10, vectorized: bool = True,
@@ -211,33 +313,50 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
     Parameters
     ----------
     fun : callable
-        Vectorized objective ``fun(X)``: ``(B, d)`` -> ``(B,)`` (default), or
-        ``fun(x)`` -> float with ``vectorized=False``.
+        Vectorized objective ``fun(X, *args)``: ``(B, d)`` -> ``(B,)`` (default),
+        or ``fun(x, *args)`` -> float with ``vectorized=False``.
     x0 : array_like, shape (d,)
-        Starting point (inside ``bounds`` if given).  float32 is kept.
+        Starting point; float32 is kept.  One outside ``bounds`` is clipped into
+        them with an :class:`~zoopt.optimize.OptimizeWarning`, as scipy does.
+    args : tuple, optional
+        Extra arguments of ``fun`` (anything but a tuple is the one extra
+        argument, as in :func:`scipy.optimize.minimize`).
     method : {"zo-adam", "zo-sgd", "es", "spsa", "snes"}, optional
         The optimizer (default "zo-adam"); see :mod:`zoopt.optimize` for each.
     sigma, n_dirs, lr : optional
         The method's perturbation size, directions or population per step, and
         step size (for ``"spsa"``: ``c``, ``n_dirs`` and ``a``; for ``"es"`` and
         ``"snes"``, ``n_dirs`` is the population size).  None keeps the method's
-        default.
+        default, which scales with the dimension (see each class).
     maxfev, maxiter : int, optional
         Budget in evaluations and in steps; the run stops when either is
         reached (default: ``maxiter=1000`` if neither is given).
     target : float, optional
         Stop as soon as a value ``<= target`` has been evaluated.
+    tol : float >= 0, optional
+        Stop (status 3, ``success=True``) when the best value improved by no more
+        than ``tol * max(|f_old|, |f_new|, 1)`` over the last ``w`` iterations,
+        ``f_old`` and ``f_new`` the best values ``w`` iterations apart (scipy's
+        relative reduction, as in L-BFGS-B's ``ftol``).  ``w`` is
+        ``max(10, ceil(d / e))`` with ``e`` the evaluations per iteration: at
+        least ``d`` evaluations, the work of one finite-difference gradient, so
+        that a run progressing at the rate of a zeroth-order method in high
+        dimension (a fraction ``n/d`` per step, SPEC 8) is not stopped.  None
+        (default): no such test.
     bounds : scipy.optimize.Bounds or sequence of (low, high), optional
         Box constraints.  Probes are clipped into the box before they are
         evaluated (the objective never sees a point outside), and the
         optimizer's point is projected back into the box after each step.
     callback : callable, optional
-        ``callback(intermediate_result)`` (an :class:`OptimizeResult` with
-        ``x``, ``fun``, ``nit``, ``nfev``, ``x_mean``) after each step, as in
-        scipy >= 1.11; any other signature gets ``callback(x_mean)``.  Raising
-        ``StopIteration`` ends the run (status 99).
+        Called after each step.  As in scipy >= 1.11, a callback whose only
+        parameter is named ``intermediate_result`` (positional or keyword-only)
+        gets ``callback(intermediate_result=res)``, an :class:`OptimizeResult`
+        with ``x``, ``fun``, ``nit``, ``nfev``, ``x_mean``; any other gets
+        ``callback(x_mean)``.  Raising ``StopIteration`` ends the run (status 99).
     progress : bool, optional
         Draw a tqdm progress bar (best value, value at the mean, evaluations/s).
+        It counts iterations up to ``maxiter``, or evaluations up to ``maxfev``
+        when that budget ends the run first.
     executor : concurrent.futures.Executor or dask.distributed.Client, optional
         Evaluate the probes there (see :mod:`zoopt.parallel`); same result.
     rng : None, int, SeedSequence or Generator
@@ -254,7 +373,12 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
         saves the run as of its last whole step.  Every field of the file is
         checked before the run (its size in the zip directory before it is
         read): a file that is not such a checkpoint is refused with a
-        ``ValueError`` naming the field.
+        ``ValueError`` naming the field.  What a method fixes at its first step
+        stays fixed: SPSA's gain schedule (``A``, set from the budget of the run
+        that started, and the calibrated ``a``) and ZOSGD's calibrated ``lr`` are
+        part of the state, so a run resumed with another budget continues the
+        schedule it started with (pass ``options={"A": ...}`` to make SPSA's
+        independent of the budget).
     checkpoint_every : int, optional
         Steps between checkpoints (default 10).
     vectorized, batch_size, nan_policy
@@ -268,14 +392,25 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
     Returns
     -------
     res : OptimizeResult
+        Also a ``scipy.optimize.OptimizeResult`` where scipy is installed.
         ``x``, ``fun``: the best point evaluated and its value; ``x_mean``,
         ``fun_mean``: the optimizer's final point and its last evaluated value;
-        ``nit``, ``nfev``, ``success`` (True when ``target`` was reached),
-        ``status`` (0 target, 1 maxfev, 2 maxiter, 4 interrupted, 99
-        callback), ``message``, ``method``, ``state`` (the optimizer's
+        ``nit``, ``nfev``, ``success`` (True when ``target`` or ``tol`` ended the
+        run), ``status`` (0 target, 1 maxfev, 2 maxiter, 3 tol, 4 interrupted,
+        5 diverged, 99 callback), ``message``, ``method``, ``state`` (the optimizer's
         ``state_dict``), ``history`` (per iteration: ``nit``, ``nfev``, ``fun``
         the best value so far, ``fun_mean``; arrays, kept across a resume; what
         :func:`zoopt.plot.learning_curves` draws; in the final result only).
+
+    Warns
+    -----
+    OptimizeWarning
+        For an unknown option, an ``x0`` outside ``bounds``, and a run whose mean
+        diverged: its point is not finite, or its value exceeds ``f(x0)`` by more
+        than ``1e6`` times the scale of the values (``|f(x0)|``, or
+        ``f(x0) - fun`` when larger; 1 when both are 0).  Such a run stops at
+        once (status 5; ``message`` says so) and returns the best point
+        evaluated.
 
     Examples
     --------
@@ -299,8 +434,21 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
         maxiter = check_int(maxiter, "maxiter", caller, low=0)
     if maxfev is None and maxiter is None:
         maxiter = 1000
+    if not isinstance(args, tuple):  # as scipy: anything else is the one extra argument
+        args = (args,)
     if target is not None:
-        target = float(target)
+        target = check_float(target, "target", caller, finite=False)
+    if tol is not None:
+        tol = check_float(tol, "tol", caller, low=0.0)
+    if lr is not None:
+        lr = check_positive_float(lr, "lr", caller)
+    if n_dirs is not None:
+        n_dirs = check_int(n_dirs, "n_dirs", caller, low=1)
+    if sigma is not None and np.ndim(sigma) == 0:  # an array: per coordinate (snes)
+        sigma = check_positive_float(sigma, "sigma", caller)
+    if options is not None and not isinstance(options, Mapping):
+        raise TypeError("The 'options' parameter of minimize must be a dict of keyword "
+                        f"arguments of the method's class. Got {_fmt(options)} instead.")
     vectorized = check_bool(vectorized, "vectorized", caller)
     progress = check_bool(progress, "progress", caller)
     eval_mean = check_bool(eval_mean, "eval_mean", caller)
@@ -315,10 +463,15 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
     if box is not None:  # on the backend of x0 (for a GPU x0: copied there once)
         box = (backend.xp.asarray(box[0]), backend.xp.asarray(box[1]))
     if box is not None and bool(((x0a < box[0]) | (x0a > box[1])).any()):
+        # as scipy.optimize.minimize: clipped into the box, with a warning
         outside = (x0a < box[0]) | (x0a > box[1])
         bad = np.flatnonzero(backend.to_host(outside))
-        raise ValueError(f"The 'x0' parameter of minimize must lie inside 'bounds'. "
-                         f"Coordinates {bad[:5].tolist()} are outside.")
+        warnings.warn(f"The 'x0' parameter of minimize is not within 'bounds' (coordinates "
+                      f"{bad[:5].tolist()}{' ...' if bad.size > 5 else ''}); it is clipped "
+                      "into them.", _optimize_warning(), stacklevel=2)
+        x0a = x0a.clip(box[0], box[1]).astype(x0a.dtype)
+    if args:
+        fun = _WithArgs(fun, args)
 
     cls = METHODS[method]
     kwargs: dict[str, Any] = {}
@@ -331,11 +484,15 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
             kwargs[k] = v
         else:
             warnings.warn(f"Unknown option {k!r} of method {method!r} is ignored "
-                          f"(known: {sorted(accepted)}).", OptimizeWarning, stacklevel=2)
+                          f"(known: {sorted(accepted)}).", _optimize_warning(), stacklevel=2)
     if method == "spsa" and "A" not in kwargs:
-        per_step = 2 * int(kwargs.get("n_dirs", 1)) + int(eval_mean)
-        expected = maxiter if maxiter is not None else int(maxfev or 0) // per_step
-        kwargs["A"] = 0.1 * max(1, expected)
+        # Spall (1998): A about 10% of the expected number of steps, the fewer of the two
+        # budgets (a bad n_dirs is left to SPSA's own check)
+        n = kwargs.get("n_dirs", 1)
+        per_step = 2 * (n if isinstance(n, int) and n >= 1 else 1) + int(eval_mean)
+        steps = [s for s in (maxiter, None if maxfev is None else maxfev // per_step)
+                 if s is not None]
+        kwargs["A"] = 0.1 * max(1, min(steps))
     opt = cls(x0a, rng=rng, **kwargs)
     opt._caller = f"minimize(method={method!r})"
 
@@ -350,13 +507,20 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
             _resume(checkpoint, opt, loop, method, d,
                     None if rng is None else opt.key.copy(), backend.to_host(x0a))
 
+    if loop["nit"] or loop["nfev"]:  # resumed: f(x0) stands in for the scale of the values
+        loop["f0"] = loop["history"][0][2] if loop["history"] else loop["fun_mean"]
     bar = None
+    # the bar counts what ends the run: iterations up to maxiter, or evaluations up to
+    # maxfev when that budget is the smaller one
+    by_fev = maxfev is not None and (
+        maxiter is None
+        or int(eval_mean) + maxiter * (opt.evals_per_step() + int(eval_mean)) > maxfev)
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=maxiter if maxiter is not None else maxfev,
-                   unit="it" if maxiter is not None else "fev", desc=f"zoopt {method}")
-        bar.update(loop["nit"] if maxiter is not None else loop["nfev"])
+        bar = tqdm(total=maxfev if by_fev else maxiter, unit="fev" if by_fev else "it",
+                   desc=f"zoopt {method}")
+        _advance(bar, loop["nfev"] if by_fev else loop["nit"])
     wants_result = callback is not None and _wants_result(callback)
     t_start = time.perf_counter()
     status = 2
@@ -375,11 +539,11 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
             # x0 is a candidate too: the result is never worse than the start
             f0 = center.center(opt.x)
             loop["nfev"] += 1
-            loop["fun_mean"] = f0
+            loop["fun_mean"] = loop["f0"] = f0
             improve(f0, opt.x.copy())
             committed = _commit(opt, loop)
-            if bar is not None and maxiter is None:
-                bar.update(1)
+            if bar is not None and by_fev:
+                _advance(bar, loop["nfev"])
         while True:
             if target is not None and loop["best_f"] <= target:
                 status = 0
@@ -401,7 +565,10 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
             best = opt.best_probe()
             if best is not None:
                 improve(*best)
-            if eval_mean:
+            finite_x = bool(opt.xp.isfinite(opt.x).all())  # a diverged mean is not evaluated
+            if not finite_x:
+                loop["fun_mean"] = np.nan
+            elif eval_mean:
                 fm = center.center(opt.x)
                 loop["nfev"] += 1
                 loop["fun_mean"] = fm
@@ -412,14 +579,24 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
                 rate = loop["nfev"] / max(time.perf_counter() - t_start, 1e-9)
                 bar.set_postfix(best=f"{loop['best_f']:.4g}", mean=f"{loop['fun_mean']:.4g}",
                                 fev_s=f"{rate:.0f}")
-                bar.update(1 if maxiter is not None else info.nfev + eval_mean)
+                _advance(bar, loop["nfev"] if by_fev else loop["nit"])
+            if not finite_x or (eval_mean and _diverged(loop["fun_mean"], loop.get("f0"),
+                                                        loop["best_f"])):
+                status = 5
+                break
+            if tol is not None and _converged(loop["history"], tol, max(10, math.ceil(
+                    d / max(1, opt.evals_per_step() + int(eval_mean))))):
+                status = 3
+                break
             if checkpoint is not None and loop["nit"] % checkpoint_every == 0:
                 _save(checkpoint, opt, loop)
             if callback is not None:
-                arg = (_result(opt, loop, method, None, "", False)
-                       if wants_result else opt.x.copy())
                 try:
-                    callback(arg)
+                    if wants_result:  # by keyword, as scipy (so a keyword-only one works)
+                        callback(intermediate_result=_result(opt, loop, method, None, "",
+                                                             False))
+                    else:
+                        callback(opt.x.copy())
                 except StopIteration:
                     status = 99
                     break
@@ -431,7 +608,15 @@ def minimize(fun: Callable[..., Any], x0: Any, *, method: str = "zo-adam",
             bar.close()
     if checkpoint is not None:
         _save(checkpoint, opt, loop)
-    return _result(opt, loop, method, status, STATUS[status], status == 0)
+    message = STATUS[status]
+    if status == 5:
+        knob = "sigma" if method == "snes" else "lr"
+        message = (f"{message}: after {loop['nit']} iterations f at the mean is "
+                   f"{loop['fun_mean']:.6g} against {loop.get('f0', float('nan')):.6g} at "
+                   f"x0; a smaller {knob!r} may converge")
+        warnings.warn(f"minimize(method={method!r}): {message}.", _optimize_warning(),
+                      stacklevel=2)
+    return _result(opt, loop, method, status, message, status in (0, 3))
 
 
 _COMMITTED = ("nit", "nfev", "best_f", "best_x", "fun_mean")
@@ -452,7 +637,7 @@ def _rollback(opt: Optimizer, loop: dict[str, Any], committed: tuple[Any, ...]) 
 def _result(opt: Optimizer, loop: dict[str, Any], method: str, status: int | None,
             message: str, success: bool) -> OptimizeResult:
     best_ok = np.isfinite(loop["best_f"])
-    res = OptimizeResult(
+    res = _result_class()(
         x=loop["best_x"].copy() if best_ok else opt.x.copy(),
         fun=float(loop["best_f"]) if best_ok else float("nan"),
         nit=int(loop["nit"]), nfev=int(loop["nfev"]), success=bool(success),

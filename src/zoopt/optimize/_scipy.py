@@ -13,7 +13,7 @@ from zoopt.optimize._minimize import METHODS, minimize
 __all__ = ["scipy_method"]
 
 # options that go to zoopt.minimize itself; the rest are the method's options
-_MINIMIZE_KEYS = ("sigma", "n_dirs", "lr", "maxfev", "maxiter", "target", "progress",
+_MINIMIZE_KEYS = ("sigma", "n_dirs", "lr", "maxfev", "maxiter", "target", "tol", "progress",
                   "executor", "rng", "checkpoint", "checkpoint_every", "nan_policy",
                   "eval_mean", "batch_size")
 
@@ -39,9 +39,10 @@ def scipy_method(name: str) -> Callable[..., Any]:
         Pass it as ``method=``; scipy's ``options`` go to :func:`zoopt.minimize`
         (``maxiter``, ``maxfev``, ``sigma``, ``n_dirs``, ``lr``, ``rng``, ...)
         or to the method's class.  ``fun`` is called on one point at a time
-        (``vectorized=False``) with scipy's ``args``; ``bounds`` and
-        ``callback`` are honoured; ``jac``, ``hess`` and constraints are not
-        used (constraints raise).
+        (``vectorized=False``) with scipy's ``args``; ``tol``, ``bounds`` and
+        ``callback`` (either of scipy's forms) are honoured as by
+        :func:`zoopt.minimize`; ``jac``, ``hess`` and constraints are not used
+        (constraints raise).  The result is a ``scipy.optimize.OptimizeResult``.
 
     Examples
     --------
@@ -64,8 +65,8 @@ def scipy_method(name: str) -> Callable[..., Any]:
         if bounds is not None and not hasattr(bounds, "lb"):
             bounds = [(-np.inf if lo is None else lo, np.inf if hi is None else hi)
                       for lo, hi in bounds]
-        return minimize(_ScalarWithArgs(fun, tuple(args)), x0, method=name, vectorized=False,
-                        bounds=bounds, callback=callback, options=options or None, **kw)
+        return minimize(fun, x0, args=args, method=name, vectorized=False, bounds=bounds,
+                        callback=callback, options=options or None, **kw)
 
     method.__name__ = f"zoopt_{name.replace('-', '_')}"
     method.__doc__ = f"zoopt's {name!r} as a scipy.optimize.minimize method."
