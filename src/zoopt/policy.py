@@ -39,10 +39,17 @@ from zoopt._backend import (
     check_same_backend,
     is_device_array,
 )
-from zoopt._engine import make_probes, replace_nonfinite, weighted_sum
+from zoopt._engine import (
+    finite_estimate,
+    finite_weights,
+    make_probes,
+    replace_nonfinite,
+    weighted_sum,
+)
 from zoopt._result import PolicyInfo
 from zoopt._threads import get_num_threads
 from zoopt._validation import (
+    called_as,
     caller_name,
     check_bool,
     check_callable,
@@ -304,25 +311,30 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
     if nan_policy == "worst":
         values, fx = replace_nonfinite(values, fx, caller)
     util = values if shaping is None else shape(values, shaping)
-    b = _gaussian_baseline(util, baseline, fx)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
+        b = _gaussian_baseline(util, baseline, fx)
 
     # mean: the score u / sigma; the 1/sigma of a per-coordinate sigma is applied
     # after the sum (it is a factor per coordinate, not per sample)
     h = sig if sigma_vec is None else 1.0
-    adv = util - b
-    if antithetic:
-        w = (adv[:, 0] - adv[:, 1]) / (2.0 * h) * (1.0 / n_dirs)
-    else:
-        w = adv[:, 0] / h * (1.0 / n_dirs)
+    def mean_weights(util: np.ndarray, b: np.ndarray) -> np.ndarray:
+        adv = util - b
+        if antithetic:
+            return (adv[:, 0] - adv[:, 1]) / (2.0 * h) * (1.0 / n_dirs)
+        return adv[:, 0] / h * (1.0 / n_dirs)
+
+    w = finite_weights(mean_weights, util, b, caller=caller)
     g = weighted_sum(w, stream, no_scale)
     if sigma_vec is not None:
-        g = g / sigma_vec.astype(np.float64)
-    result: list[Any] = [g.astype(dtype)]
+        with np.errstate(over="ignore"):
+            g = g / sigma_vec.astype(np.float64)
+    result: list[Any] = [finite_estimate(g, dtype, caller)]
 
     if log_sigma_grad:
-        b2 = _gaussian_baseline(util, "mean", fx) if baseline == "mirror" else b
-        adv2 = util - b2
-        w2 = (adv2.sum(axis=1) / adv2.shape[1]) * (1.0 / n_dirs)
+        with np.errstate(over="ignore", invalid="ignore"):
+            b2 = _gaussian_baseline(util, "mean", fx) if baseline == "mirror" else b
+        w2 = finite_weights(lambda u, b2: ((u - b2).sum(axis=1) / u.shape[1]) * (1.0 / n_dirs),
+                            util, b2, caller=caller)
         g2 = weighted_sum(w2, stream, no_scale, square=True)
         result.append(float(g2.sum()) if sigma_vec is None else g2)
     if return_info:
@@ -436,10 +448,11 @@ def output_space(reward: Callable[..., Any], outputs: Any, *, sigma: float, n_sa
                        "entries")
     flat = check_point(z.reshape(-1), "outputs", caller)
     shp = z.shape
-    res = gaussian(_Reshaped(reward, shp, vectorized), flat, sigma=sigma,
-                   n_samples=n_samples, baseline=baseline, antithetic=antithetic,
-                   vectorized=vectorized, batch_size=batch_size, rng=rng, step=step,
-                   return_info=return_info)
+    with called_as(caller_name(caller)):
+        res = gaussian(_Reshaped(reward, shp, vectorized), flat, sigma=sigma,
+                       n_samples=n_samples, baseline=baseline, antithetic=antithetic,
+                       vectorized=vectorized, batch_size=batch_size, rng=rng, step=step,
+                       return_info=return_info)
     if return_info:
         return res[0].reshape(shp), res[1]
     return res.reshape(shp)
@@ -654,18 +667,22 @@ def categorical(logits: Any, reward: Callable[..., Any], *, n_samples: int,
                              "one call and per-sample rewards for the other.")
         b = greedy_r if per_example else greedy_r[:, None]
     elif baseline == "rloo":
-        b = _leave_one_out(r2, axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
+            b = _leave_one_out(r2, axis=0)
     elif baseline == "mean":
-        b = r2.mean(axis=0, keepdims=True)
+        with np.errstate(over="ignore", invalid="ignore"):
+            b = r2.mean(axis=0, keepdims=True)
     elif baseline == "none":
         b = np.zeros((1, 1))
     else:
         b = np.full((1, 1), float(baseline))
     # the advantages come from the rewards on the host: the one copy back to the device
-    adv = xp.asarray(np.ascontiguousarray(r2 - b, dtype=np.float64))
+    adv = xp.asarray(np.ascontiguousarray(
+        finite_weights(np.subtract, r2, b, caller=caller, rewards=True), dtype=np.float64))
     probs = xp.ascontiguousarray(_softmax_rows(z, tau, xp))
     g = xp.empty_like(z)
     kernels.categorical_score(labels, adv, probs, 1.0 / (S * tau), g, get_num_threads())
+    g = finite_estimate(g, g.dtype, caller)
     if not return_info:
         return g
     return g, PolicyInfo(nfev=S + (baseline == "greedy"), values=r,
@@ -811,4 +828,4 @@ def _sequence_advantages(R: np.ndarray, baseline: Any, greedy_rewards: Any,
         b = np.zeros((1, 1))
     else:
         b = np.full((1, 1), float(baseline))
-    return (Rg - b).reshape(S)
+    return finite_weights(np.subtract, Rg, b, caller=caller, rewards=True).reshape(S)
