@@ -9,9 +9,10 @@ scheduled dynamically (a thread takes the next tile when it is done), so a
 thread that the OS deschedules on a busy machine does not hold up the others;
 which thread computes a tile never changes its values.
 """
-from cython.parallel cimport parallel, prange
-from libc.stdint cimport int64_t, uint32_t
+from cython.parallel cimport parallel, prange, threadid
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 from libc.math cimport sqrt
 
 from _kernel_util cimport _check_flag, _flag
@@ -333,3 +334,107 @@ def sq_norms(floating[::1] dtype_of, double[::1] out, Py_ssize_t d, int dist,
             out[i] = total
         free(buf)
     _check_flag(failed)
+
+
+cdef inline bint _same_bits(floating a, floating b) noexcept nogil:
+    """The two values have the same bits (so -0.0 differs from 0.0, NaN payloads count)."""
+    cdef uint32_t ia, ib
+    cdef uint64_t la, lb
+    if floating is float:
+        memcpy(&ia, &a, 4)
+        memcpy(&ib, &b, 4)
+        return ia == ib
+    else:
+        memcpy(&la, &a, 8)
+        memcpy(&lb, &b, 8)
+        return la == lb
+
+
+def shift_span(floating[::1] theta, floating scale, int sign, uint8_t[::1] lost,
+               floating[::1] orig, int dist, uint32_t k0, uint32_t k1, uint32_t c2,
+               uint32_t c3, uint32_t direction, int64_t j_first, int n_threads):
+    """Move a span of parameters in place along one direction, and say where the move
+    cannot be undone by the reverse move.
+
+    With ``s_j = fl(scale * u_{direction, j_first + j})`` in the parameters' dtype:
+    ``theta[j] <- fl(theta[j] + s_j)`` (``sign`` = 1) or ``fl(theta[j] - s_j)``
+    (``sign`` = -1).  ``lost[j]`` is 1 where the reverse move gives other bits than
+    the old value, and then ``orig[j]`` holds the old value (elsewhere ``orig`` is
+    not written).  Returns the number of such coordinates.  Nothing is moved unless
+    every coordinate is (the scratch is allocated before the first move).
+    """
+    cdef int64_t n = theta.shape[0]
+    cdef int64_t jb = j_first - j_first % 128
+    cdef int64_t ntiles = (j_first + n - jb + ZO_TILE - 1) // ZO_TILE
+    cdef int64_t t, j, a0, lo, hi, n_lost = 0
+    cdef floating *buf
+    cdef floating s, th, mv, bk
+    cdef floating *bufs
+    if lost.shape[0] < n or orig.shape[0] < n:
+        raise ValueError("shift_span: 'lost' and 'orig' must cover 'theta'")
+    if n == 0:
+        return 0
+    n_threads = max(1, n_threads)
+    bufs = <floating *> malloc(n_threads * ZO_TILE * sizeof(floating))
+    if bufs == NULL:
+        raise MemoryError("shift_span: no memory for the scratch tiles")
+    with nogil, parallel(num_threads=n_threads):
+        buf = bufs + threadid() * ZO_TILE
+        for t in prange(ntiles, schedule="dynamic"):
+            a0 = jb + t * ZO_TILE
+            lo = max(a0, j_first)
+            hi = min(a0 + ZO_TILE, j_first + n)
+            _gen(buf, dist, k0, k1, direction, c2, c3, a0, hi - a0)
+            for j in range(lo, hi):
+                s = scale * buf[j - a0]
+                th = theta[j - j_first]
+                if sign > 0:
+                    mv = th + s
+                    bk = mv - s
+                else:
+                    mv = th - s
+                    bk = mv + s
+                if _same_bits(bk, th):
+                    lost[j - j_first] = 0
+                else:
+                    lost[j - j_first] = 1
+                    orig[j - j_first] = th
+                    n_lost += 1
+                theta[j - j_first] = mv
+    free(bufs)
+    return n_lost
+
+
+def unshift_span(floating[::1] theta, floating scale, int sign, int dist, uint32_t k0,
+                 uint32_t k1, uint32_t c2, uint32_t c3, uint32_t direction, int64_t j_first,
+                 int n_threads):
+    """The reverse move of :func:`shift_span`: ``theta[j] <- fl(theta[j] - s_j)``
+    (``sign`` = 1) or ``fl(theta[j] + s_j)`` (``sign`` = -1), same ``s_j``; all or
+    nothing, like :func:`shift_span`."""
+    cdef int64_t n = theta.shape[0]
+    cdef int64_t jb = j_first - j_first % 128
+    cdef int64_t ntiles = (j_first + n - jb + ZO_TILE - 1) // ZO_TILE
+    cdef int64_t t, j, a0, lo, hi
+    cdef floating *buf
+    cdef floating s
+    cdef floating *bufs
+    if n == 0:
+        return
+    n_threads = max(1, n_threads)
+    bufs = <floating *> malloc(n_threads * ZO_TILE * sizeof(floating))
+    if bufs == NULL:
+        raise MemoryError("unshift_span: no memory for the scratch tiles")
+    with nogil, parallel(num_threads=n_threads):
+        buf = bufs + threadid() * ZO_TILE
+        for t in prange(ntiles, schedule="dynamic"):
+            a0 = jb + t * ZO_TILE
+            lo = max(a0, j_first)
+            hi = min(a0 + ZO_TILE, j_first + n)
+            _gen(buf, dist, k0, k1, direction, c2, c3, a0, hi - a0)
+            for j in range(lo, hi):
+                s = scale * buf[j - a0]
+                if sign > 0:
+                    theta[j - j_first] = theta[j - j_first] - s
+                else:
+                    theta[j - j_first] = theta[j - j_first] + s
+    free(bufs)

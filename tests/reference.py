@@ -224,6 +224,24 @@ def direction_span(key, i, j_first, n, *, dist="normal", step=0, dtype=np.float6
     return vals[start : start + n]
 
 
+def shift_span(theta, scale, sign, u):
+    """The in-place move of ZOOptimizer's probes: (moved theta, lost mask, old values at
+    the lost coordinates).  ``u`` is the unscaled span of the direction."""
+    t = theta.dtype.type
+    s = t(scale) * u.astype(theta.dtype)
+    moved = theta + s if sign > 0 else theta - s
+    back = moved - s if sign > 0 else moved + s
+    ity = np.uint32 if theta.dtype == np.float32 else np.uint64
+    lost = back.view(ity) != theta.view(ity)
+    return moved, lost, theta[lost]
+
+
+def unshift_span(theta, scale, sign, u):
+    t = theta.dtype.type
+    s = t(scale) * u.astype(theta.dtype)
+    return theta - s if sign > 0 else theta + s
+
+
 def sq_norm(u):
     """Sum of squares in float64, coordinates in order (as the kernel)."""
     total = 0.0

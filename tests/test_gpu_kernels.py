@@ -235,6 +235,33 @@ def test_spans(gpu, length, j_first, dist, dtype, key, step, kind, seed):
     assert_same_bits(acc, ref.accumulate(w, V)[j_first:])
 
 
+@settings(max_examples=40)
+@given(st.integers(0, 700), st.integers(0, 600), dist_names, float_dtypes, keys, steps,
+       st.sampled_from([1, -1]), launch_kinds,
+       st.integers(0, 2**63 - 1))
+def test_shift_spans(gpu, length, j_first, dist, dtype, key, step, sign, kind, seed):
+    """ZOOptimizer's in-place probe and its reverse move, with parameters whose rounding
+    loses bits: the moved values, the lost mask, the kept old values, the count."""
+    gen = np.random.default_rng(seed)
+    k0, k1, c2, c3 = stream_words(key, step, ref.KIND[dist])
+    theta = (gen.standard_normal(length) * 10.0 ** gen.integers(-8, 8, length)).astype(dtype)
+    theta[: length // 9] = -0.0
+    got, want = theta.copy(), theta.copy()
+    lost, want_lost = np.full(length, 7, np.uint8), np.full(length, 7, np.uint8)
+    orig, want_orig = np.zeros(length, dtype), np.zeros(length, dtype)
+    n = gpu[kind].shift_span(got, 1e-3, sign, lost, orig, DIST[dist], k0, k1, c2, c3, 6,
+                             j_first, 1)
+    want_n = cy.shift_span(want, dtype(1e-3), sign, want_lost, want_orig, DIST[dist], k0, k1,
+                           c2, c3, 6, j_first, 1)
+    assert_same_bits(got, want)
+    np.testing.assert_array_equal(lost, want_lost)
+    assert_same_bits(orig, want_orig)
+    assert n == want_n
+    gpu[kind].unshift_span(got, 1e-3, sign, DIST[dist], k0, k1, c2, c3, 6, j_first, 1)
+    cy.unshift_span(want, dtype(1e-3), sign, DIST[dist], k0, k1, c2, c3, 6, j_first, 1)
+    assert_same_bits(got, want)
+
+
 @pytest.mark.parametrize("dist", ["normal", "rademacher"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_spans_past_block_2_32(gpu, dist, dtype):

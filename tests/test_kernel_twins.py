@@ -137,3 +137,41 @@ def test_span_kernels_match_twin(key, n, d, data, dtype, code, n_threads):
     streams.accumulate_span(w, acc, np.empty(0, dtype), code, int(key[0]), int(key[1]), c2,
                             c3, 0, j0, n_threads)
     np.testing.assert_array_equal(acc, ref.accumulate(w, V)[j0 : j0 + m])
+
+
+@settings(max_examples=30)
+@given(keys, st.integers(1, 2300), st.data(), st.sampled_from([np.float32, np.float64]),
+       st.sampled_from([0, 1]), st.sampled_from([1, -1]), st.integers(1, 2))
+def test_shift_span_kernels_match_twin(key, d, data, dtype, code, sign, n_threads):
+    """shift_span / unshift_span (ZOOptimizer's in-place probes) against the reference
+    move, with parameters whose rounding loses bits (tiny and huge magnitudes, -0.0)."""
+    from zoopt._cy import streams
+    from zoopt.random import KIND_NORMAL, KIND_RADEMACHER, _counter_words
+
+    dist = "normal" if code == 0 else "rademacher"
+    j0 = data.draw(st.integers(0, d - 1))
+    m = data.draw(st.integers(0, d - j0))
+    c2, c3 = _counter_words(2, KIND_NORMAL if code == 0 else KIND_RADEMACHER)
+    rng = np.random.default_rng(int(key[1]))
+    theta = (rng.standard_normal(m) * 10.0 ** rng.integers(-8, 8, m)).astype(dtype)
+    theta[: m // 7] = -0.0
+    scale = 1e-3
+    u = ref.direction_span(key, 5, j0, m, dist=dist, step=2, dtype=dtype)
+    moved, lost, old = ref.shift_span(theta, scale, sign, u)
+
+    got = theta.copy()
+    lost_k = np.full(m, 7, dtype=np.uint8)
+    orig = np.zeros(m, dtype=dtype)
+    n_lost = streams.shift_span(got, dtype(scale), sign, lost_k, orig, code, int(key[0]),
+                                int(key[1]), c2, c3, 5, j0, n_threads)
+    np.testing.assert_array_equal(got.view(np.uint8), moved.view(np.uint8))
+    np.testing.assert_array_equal(lost_k.astype(bool), lost)
+    assert n_lost == int(lost.sum())
+    np.testing.assert_array_equal(orig[lost].view(np.uint8), old.view(np.uint8))
+
+    streams.unshift_span(got, dtype(scale), sign, code, int(key[0]), int(key[1]), c2, c3, 5,
+                         j0, n_threads)
+    np.testing.assert_array_equal(got.view(np.uint8),
+                                  ref.unshift_span(moved, scale, sign, u).view(np.uint8))
+    got[lost] = old  # the exact restore: every bit back
+    np.testing.assert_array_equal(got.view(np.uint8), theta.view(np.uint8))

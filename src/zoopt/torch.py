@@ -595,7 +595,8 @@ class ZOOptimizer(torch.optim.Optimizer):
                                     "grad": xp.empty(c, dtype=self._stream_dtype),
                                     "acc": xp.empty(c, dtype=np.float64),
                                     "step64": xp.empty(c, dtype=np.float64),
-                                    "mask": torch.empty(c, dtype=torch.bool, device=dev)}
+                                    "mask": torch.empty(c, dtype=torch.bool, device=dev),
+                                    "lost": np.empty(c, dtype=np.uint8)}
             for dt in {p.dtype for p in self._params()} | {sd}:
                 bufs[dt] = tuple(torch.empty(c, dtype=dt, device=dev) for _ in range(3))
             setattr(self, key, bufs)
@@ -623,15 +624,36 @@ class ZOOptimizer(torch.optim.Optimizer):
                 part[lost] = values
             raise
 
+    def _fused(self, p: Any) -> bool:
+        """The parameter moves in one compiled pass (noise, move, exactness check): on
+        the CPU, in the stream's dtype.  Otherwise torch's ops do the same arithmetic."""
+        stream = torch.float64 if self._stream_dtype == np.float64 else torch.float32
+        return self._device.type == "cpu" and p.dtype == stream
+
     def _shift_all(self, direction: int, sign: int, kept: list[tuple[Any, Any, Any]],
                    done: list[tuple[Any, int]]) -> list[tuple[Any, Any, Any]]:
         sc = self._scratch()
         n_lost = 0
+        code, k0, k1, c2, c3 = self._words()
         for p, off, _ in self._layout():
             flat = p.data.view(-1)
             conv, moved, back = sc[p.dtype]
+            fused = self._fused(p)
             for c0 in range(0, flat.numel(), self._chunk):
                 m = min(self._chunk, flat.numel() - c0)
+                if fused:
+                    part = flat[c0 : c0 + m]
+                    lost_m, orig = sc["lost"][:m], back[:m].numpy()
+                    n = self._backend.streams.shift_span(
+                        part.numpy(), self._stream_dtype(self.sigma), sign, lost_m, orig, code,
+                        k0, k1, c2, c3, direction, off + c0, get_num_threads())
+                    done.append((part, off + c0))
+                    if n:
+                        idx = np.flatnonzero(lost_m).astype(np.int32)
+                        kept.append((part, torch.from_numpy(idx),
+                                     torch.from_numpy(orig[idx])))
+                        n_lost += n
+                    continue
                 s = self._noise(sc["words"][:m], direction, off + c0, conv[:m])
                 part = flat[c0 : c0 + m]
                 mv, bk, mask = moved[:m], back[:m], sc["mask"][:m]
@@ -656,11 +678,18 @@ class ZOOptimizer(torch.optim.Optimizer):
 
     def _unshift(self, direction: int, sign: int, kept: list[tuple[Any, Any, Any]]) -> None:
         sc = self._scratch()
+        code, k0, k1, c2, c3 = self._words()
         for p, off, _ in self._layout():
             flat = p.data.view(-1)
             conv = sc[p.dtype][0]
+            fused = self._fused(p)
             for c0 in range(0, flat.numel(), self._chunk):
                 m = min(self._chunk, flat.numel() - c0)
+                if fused:
+                    self._backend.streams.unshift_span(
+                        flat[c0 : c0 + m].numpy(), self._stream_dtype(self.sigma), sign, code,
+                        k0, k1, c2, c3, direction, off + c0, get_num_threads())
+                    continue
                 s = self._noise(sc["words"][:m], direction, off + c0, conv[:m])
                 part = flat[c0 : c0 + m]
                 if sign > 0:

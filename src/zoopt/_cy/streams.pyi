@@ -33,6 +33,15 @@ def fill_span(
     out: np.ndarray, dist: int, k0: int, k1: int, c2: int, c3: int, direction: int,
     j_first: int, n_threads: int,
 ) -> None: ...
+def shift_span(
+    theta: np.ndarray, scale: float, sign: int, lost: np.ndarray, orig: np.ndarray,
+    dist: int, k0: int, k1: int, c2: int, c3: int, direction: int, j_first: int,
+    n_threads: int,
+) -> int: ...
+def unshift_span(
+    theta: np.ndarray, scale: float, sign: int, dist: int, k0: int, k1: int, c2: int,
+    c3: int, direction: int, j_first: int, n_threads: int,
+) -> None: ...
 def accumulate_span(
     w: np.ndarray, acc: np.ndarray, dtype_of: np.ndarray, dist: int, k0: int, k1: int, c2: int,
     c3: int, i0: int, j_first: int, n_threads: int,

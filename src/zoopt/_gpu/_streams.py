@@ -122,6 +122,29 @@ class StreamKernels:
                      (out, _i64(length), _i64(j_first), _i32(dist), _u32(k0), _u32(k1),
                       _u32(c2), _u32(c3), _u32(direction)))
 
+    def shift_span(self, theta: Any, scale: Any, sign: int, lost: Any, orig: Any, dist: int,
+                   k0: int, k1: int, c2: int, c3: int, direction: int, j_first: int,
+                   n_threads: int) -> int:
+        length = theta.shape[0]
+        if lost.shape[0] < length or orig.shape[0] < length:
+            raise ValueError("shift_span: 'lost' and 'orig' must cover 'theta'")
+        items = _span_units(j_first, length, dist, theta.itemsize)
+        self._launch(f"zo_shift_span_{_suffix(theta)}", items,
+                     (theta, theta.dtype.type(scale), _i32(sign), lost, orig, _i64(length),
+                      _i64(j_first), _i32(dist), _u32(k0), _u32(k1), _u32(c2), _u32(c3),
+                      _u32(direction)))
+        # the count, as the CPU kernel returns it (one scalar read back)
+        return int((lost[:length] != 0).sum())
+
+    def unshift_span(self, theta: Any, scale: Any, sign: int, dist: int, k0: int, k1: int,
+                     c2: int, c3: int, direction: int, j_first: int, n_threads: int) -> None:
+        length = theta.shape[0]
+        items = _span_units(j_first, length, dist, theta.itemsize)
+        self._launch(f"zo_unshift_span_{_suffix(theta)}", items,
+                     (theta, theta.dtype.type(scale), _i32(sign), _i64(length),
+                      _i64(j_first), _i32(dist), _u32(k0), _u32(k1), _u32(c2), _u32(c3),
+                      _u32(direction)))
+
     def sq_norms(self, dtype_of: Any, out: Any, d: int, dist: int, k0: int, k1: int,
                  c2: int, c3: int, i0: int, n_threads: int) -> None:
         n = out.shape[0]

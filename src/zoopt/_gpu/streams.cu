@@ -171,6 +171,69 @@ __device__ inline void zo_fill_span_body(T *out, int64_t len, int64_t j_first, u
     }
 }
 
+/* Same bits (so -0.0 differs from 0.0 and NaN payloads count). */
+__device__ inline bool zo_same_bits(float a, float b) {
+    return zo_f32_to_bits(a) == zo_f32_to_bits(b);
+}
+__device__ inline bool zo_same_bits(double a, double b) {
+    return zo_f64_to_bits(a) == zo_f64_to_bits(b);
+}
+
+/* ZOOptimizer's in-place probe: theta[j] <- theta[j] +- fl(scale * u_j); lost[j] = 1
+ * where the reverse move does not give the old bits back, and orig[j] = the old value
+ * there (the twin of shift_span in src_cy/streams.pyx). */
+template <typename T, typename G>
+__device__ inline void zo_shift_span_body(T *theta, T scale, int sign, unsigned char *lost,
+                                          T *orig, int64_t len, int64_t j_first, uint32_t k0,
+                                          uint32_t k1, uint32_t c2, uint32_t c3,
+                                          uint32_t dir) {
+    const int64_t u_first = j_first / G::U;
+    const int64_t units = len > 0 ? (j_first + len - 1) / G::U - u_first + 1 : 0;
+    ZO_FOR(item, units) {
+        const int64_t u = u_first + item;
+        T v[G::U];
+        G::gen(k0, k1, dir, c2, c3, u, v);
+#pragma unroll
+        for (int k = 0; k < G::U; k++) {
+            const int64_t j = u * G::U + k - j_first;
+            if (j >= 0 && j < len) {
+                const T s = scale * v[k];
+                const T th = theta[j];
+                const T mv = sign > 0 ? th + s : th - s;
+                const T bk = sign > 0 ? mv - s : mv + s;
+                if (zo_same_bits(bk, th)) {
+                    lost[j] = 0;
+                } else {
+                    lost[j] = 1;
+                    orig[j] = th;
+                }
+                theta[j] = mv;
+            }
+        }
+    }
+}
+
+template <typename T, typename G>
+__device__ inline void zo_unshift_span_body(T *theta, T scale, int sign, int64_t len,
+                                            int64_t j_first, uint32_t k0, uint32_t k1,
+                                            uint32_t c2, uint32_t c3, uint32_t dir) {
+    const int64_t u_first = j_first / G::U;
+    const int64_t units = len > 0 ? (j_first + len - 1) / G::U - u_first + 1 : 0;
+    ZO_FOR(item, units) {
+        const int64_t u = u_first + item;
+        T v[G::U];
+        G::gen(k0, k1, dir, c2, c3, u, v);
+#pragma unroll
+        for (int k = 0; k < G::U; k++) {
+            const int64_t j = u * G::U + k - j_first;
+            if (j >= 0 && j < len) {
+                const T s = scale * v[k];
+                theta[j] = sign > 0 ? theta[j] - s : theta[j] + s;
+            }
+        }
+    }
+}
+
 /* out[r] = sum_j u_{i0+r, j}^2 in float64, coordinates in order. */
 template <typename T, typename G>
 __device__ inline void zo_sq_norms_body(double *out, int64_t n, int64_t d, uint32_t k0,
@@ -233,6 +296,19 @@ ZO_KERNEL void zo_philox(const uint32_t *ctr, const uint32_t *key, uint32_t *out
                                       uint32_t k0, uint32_t k1, uint32_t c2, uint32_t c3, \
                                       uint32_t dir) {                                     \
         ZO_DISPATCH(T, zo_fill_span_body, out, len, j_first, k0, k1, c2, c3, dir);        \
+    }                                                                                     \
+    ZO_KERNEL void zo_shift_span_##SUF(T *theta, T scale, int sign, unsigned char *lost, \
+                                       T *orig, int64_t len, int64_t j_first, int dist, uint32_t k0, \
+                                       uint32_t k1, uint32_t c2, uint32_t c3, uint32_t dir) { \
+        ZO_DISPATCH(T, zo_shift_span_body, theta, scale, sign, lost, orig, len, j_first, k0, \
+                    k1, c2, c3, dir);                                                     \
+    }                                                                                     \
+    ZO_KERNEL void zo_unshift_span_##SUF(T *theta, T scale, int sign, int64_t len,        \
+                                         int64_t j_first, int dist, uint32_t k0,          \
+                                         uint32_t k1, uint32_t c2, uint32_t c3,           \
+                                         uint32_t dir) {                                  \
+        ZO_DISPATCH(T, zo_unshift_span_body, theta, scale, sign, len, j_first, k0, k1, c2, \
+                    c3, dir);                                                             \
     }                                                                                     \
     ZO_KERNEL void zo_sq_norms_##SUF(double *out, int64_t n, int64_t d, int dist,         \
                                      uint32_t k0, uint32_t k1, uint32_t c2, uint32_t c3,  \
