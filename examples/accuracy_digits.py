@@ -8,8 +8,7 @@ parameter space:
 * ``zoopt.minimize(method="es")`` (OpenAI-ES: mirrored samples, centered
   ranks, Adam), with its default step sizes and a population of 64;
 * ``zoopt.minimize(method="zo-adam")`` (Adam on central-difference gradient
-  estimates, 32 directions per step, sigma 0.1 and lr 0.02: zo-adam's defaults,
-  sigma 0.01 and lr 0.05, barely move a piecewise-constant objective).
+  estimates, 32 directions per step, sigma 0.1 and lr 0.02).
 
 Both get the same budget of evaluations.  Each evaluation is the training
 accuracy of one parameter vector, and a whole population is scored in one

@@ -288,13 +288,25 @@ def test_every_method_makes_progress_on_sphere(name):
     assert res.fun < 1e-2 * f0
 
 
-def test_spsa_calibration_sets_the_first_step():
-    opt = SPSA(np.full(8, 2.0), rng=0, A=5.0)
-    x0 = opt.x.copy()
-    opt.step(shifted_abs)
-    assert opt.a is not None
-    np.testing.assert_allclose(np.abs(opt.x - x0).mean(), opt.initial_step, rtol=1e-12)
-    assert opt.initial_step == pytest.approx(0.2)
+@pytest.mark.parametrize("d", [8, 1000])
+def test_spsa_calibration_sets_the_first_gain_for_the_dimension(d):
+    # a_0 = n / (d + n - 1) min(scale sqrt(d) sqrt((d + n_c - 1) / n_c) / |g_0|, d / tr H)
+    # (SPSA Notes); the first step moved each coordinate by 0.1 max(1, mean |x0|) whatever
+    # d, which diverged at d = 1000
+    w = np.linspace(-1, 2, d)
+    linear = SPSA(np.full(d, 2.0), rng=0, A=5.0)  # tr H = 0: the gradient's rule
+    x0 = linear.x.copy()
+    linear.step(lambda X: X @ w + 3.0)
+    assert linear.scale == 2.0
+    n, nc = linear.n_dirs, linear.calib_dirs
+    expected = n / (d + n - 1) * 2.0 * np.sqrt(d) * np.sqrt((d + nc - 1) / nc)
+    np.testing.assert_allclose(np.linalg.norm(linear.x - x0), expected, rtol=1e-12)
+    # large curvature, small gradient (Rosenbrock from 0): tr H = 2000 d decides
+    curved = SPSA(np.full(d, 2.0), rng=0, A=5.0)
+    curved.step(lambda X: 1000 * ((X - 2.0) ** 2).sum(axis=1) + 1e-3 * (X @ w))
+    assert curved._trace == pytest.approx(2000 * d, rel=1e-9)
+    assert curved.a == pytest.approx(n / (d + n - 1) / 2000 * 6.0 ** curved.alpha, rel=1e-9)
+    assert curved.evals_per_step() == 2 * n
 
 
 def test_snes_adapts_sigma_per_coordinate():
@@ -403,11 +415,107 @@ def test_result_is_never_worse_than_x0(method):
     np.testing.assert_array_equal(zero.x, x0)
 
 
+# -- defaults that follow the dimension ------------------------------------------------
+
+def _readme_objective(X):
+    # the README's: a sphere plus the rounding steps of |round(x)|
+    return np.abs(np.round(X)).sum(axis=1) + (X * X).sum(axis=1)
+
+
+_DEFAULT_RUNS = [pytest.param(m, d, marks=pytest.mark.slow) if d == 100_000 else (m, d)
+                 for m in ALL for d in (10, 1000, 100_000)]
+
+
+@pytest.mark.parametrize(("name", "d"), _DEFAULT_RUNS)
+@pytest.mark.parametrize("objective", ["readme", "sphere"])
+def test_default_options_decrease_the_objective_at_every_dimension(name, d, objective):
+    # spsa's defaults ended at 1e16 on the README's objective at d = 1000 (1.6e33 on the
+    # sphere), zo-sgd at 2.2e4 > f(x0) = 834, and snes's mean was worse than x0.
+    # Target: with central differences a step of 2n evaluations decreases a sphere by at
+    # most a fraction n / (d + n + 1) (SPEC 8), so B evaluations by at most about
+    # 1 - exp(-B / (2 d)); every method must achieve a fifth of that, with its mean too.
+    f, x0 = ((_readme_objective, np.linspace(-1, 1, d, dtype=np.float32))
+             if objective == "readme" else (sphere, np.ones(d, dtype=np.float32)))
+    budget = 20_000
+    f0 = float(f(x0[None])[0])
+    res = minimize(f, x0, method=name, maxfev=budget, rng=0)
+    bound = f0 * (1 - 0.2 * (1 - np.exp(-budget / (2 * d))))
+    assert res.status == 1
+    assert res.fun <= float(f(res.x_mean[None])[0]) <= bound, (res.fun, res.fun_mean, f0)
+
+
+def test_default_step_sizes_follow_their_rules():
+    from zoopt.random import directions
+
+    for d in (10, 1000, 100_000):
+        x0 = np.ones(d)
+        assert ZOAdam(x0).lr == pytest.approx(0.5 * np.sqrt(16 / (d + 16)))
+        q = ES.default_popsize(d) // 2
+        assert ES(x0).lr == pytest.approx(min(0.05, 0.5 * np.sqrt(q / (d + q))))
+        n = SNES(x0).popsize
+        np.testing.assert_allclose(SNES(x0).sigma, min(1.0, n / (4 * np.sqrt(d))))
+        # scale: max(1, mean |x0|), or given
+        assert ZOAdam(3 * x0).lr == pytest.approx(3 * ZOAdam(x0).lr)
+        assert ZOAdam(0.1 * x0, scale=2.0).lr == pytest.approx(2 * ZOAdam(x0).lr)
+    # ZOSGD's lr is calibrated on the first step, whatever the units of f: on a linear
+    # function (no curvature) the step has length scale sqrt(d n / (d + n + 1)) / 4
+    for d, factor in ((10, 1.0), (1000, 1e4)):
+        w = np.linspace(-1, 2, d)
+        opt = ZOSGD(np.full(d, 2.0), rng=0)
+        assert opt.lr is None
+        assert opt.evals_per_step() == 33  # f(x) too, for the curvature
+        info = opt.step(lambda X, c=factor, w=w: c * (X @ w))
+        assert info.nfev == 33
+        np.testing.assert_allclose(np.linalg.norm(opt.x - 2.0),
+                                   2.0 * np.sqrt(d * 16 / (d + 17)) / 4, rtol=1e-12)
+        assert opt.state_dict()["lr"] == opt.lr
+        assert opt.evals_per_step() == 32
+    # a large curvature with a small gradient: lr = n / (d + n + 1) d / tr H / 4
+    d = 50
+    opt = ZOSGD(np.zeros(d), rng=0)
+    opt.step(lambda X: 1000 * (X * X).sum(axis=1) + 1e-3 * X.sum(axis=1))
+    U = directions(16, d, rng=opt._rng, step=0)
+    assert opt._trace == pytest.approx(2000 * (U * U).sum(axis=1).mean(), rel=1e-9)
+    assert opt.lr == pytest.approx(16 / (d + 17) * d / opt._trace / 4, rel=1e-12)
+    assert ZOSGD(np.ones(3), lr=0.5).lr == 0.5
+    assert ZOSGD(np.ones(3), lr=0.5).evals_per_step() == 32
+
+
+def test_rosenbrock_from_zero_does_not_diverge():
+    # the gradient's rule alone (ZOSGD's and SPSA's first steps) read a curvature 100
+    # times too small there, and both diverged
+    from scipy.optimize import rosen
+
+    for d in (2, 10):
+        for name in ALL:
+            res = minimize(lambda X: rosen(X.T), np.zeros(d), method=name, maxfev=20_000,
+                           rng=0)
+            assert res.status == 1, (name, d, res.message)
+            assert res.fun < d - 1  # rosen(0) = d - 1
+
+
+def test_a_flat_first_step_calibrates_later():
+    calls = []
+
+    def f(X):
+        calls.append(len(X))
+        return np.zeros(len(X)) if len(calls) == 1 else sphere(X)
+
+    opt = ZOSGD(np.ones(4), rng=0)
+    opt.step(f)
+    np.testing.assert_array_equal(opt.x, np.ones(4))
+    assert opt.lr is None
+    opt.step(f)
+    assert opt.lr is not None
+    assert sphere(opt.x[None])[0] < 4.0
+
+
 # -- a run whose mean diverges ---------------------------------------------------------
 
 @pytest.mark.parametrize(("name", "options", "dtype"), [
     ("zo-sgd", {"lr": 10.0}, np.float64),  # 17 times the stable step on the sphere, d = 10
     ("spsa", {"a": 1e3, "A": 0.0}, np.float64),
+    ("zo-sgd", {"lr": 1e300}, np.float32),  # the mean leaves float32's range
 ])
 def test_a_diverging_run_stops_says_so_and_warns(name, options, dtype):
     from scipy.optimize import OptimizeWarning as ScipyOptimizeWarning
@@ -604,6 +712,76 @@ def test_scipy_bridge_passes_tol_and_args():
                       options={"maxiter": 5000, "rng": 0})
     assert res.status == 3
     assert res.nit < 5000
+
+
+# -- SPSA's schedule across a resume -----------------------------------------------------
+
+def test_spsa_schedule_is_fixed_by_the_run_that_started(tmp_path):
+    x0 = np.linspace(-1, 1, 6)
+    path = str(tmp_path / "run.npz")
+    first = minimize(sphere, x0, method="spsa", maxfev=300, rng=0, checkpoint=path)
+    resumed = minimize(sphere, x0, method="spsa", maxfev=600, rng=0, checkpoint=path)
+    fresh = minimize(sphere, x0, method="spsa", maxfev=600, rng=0)
+    # A = 10% of the expected steps of the run that started (maxfev 300: 100 steps)
+    assert first.state["A"] == resumed.state["A"] == 10.0
+    assert fresh.state["A"] == 20.0
+    assert not np.array_equal(resumed.x_mean, fresh.x_mean)
+    # with A given the schedule does not depend on the budget: resuming is the same run
+    path2 = str(tmp_path / "run2.npz")
+    minimize(sphere, x0, method="spsa", maxfev=300, rng=0, checkpoint=path2,
+             options={"A": 10.0})
+    resumed = minimize(sphere, x0, method="spsa", maxfev=600, rng=0, checkpoint=path2,
+                       options={"A": 10.0})
+    fresh = minimize(sphere, x0, method="spsa", maxfev=600, rng=0, options={"A": 10.0})
+    np.testing.assert_array_equal(resumed.x_mean, fresh.x_mean)
+    assert resumed.nfev == fresh.nfev
+
+
+# -- errors that name the parameter ------------------------------------------------------
+
+_CTOR_BAD = [
+    (cls, kw, exc, match)
+    for cls, params in [
+        (ZOSGD, ["lr", "sigma", "momentum", "weight_decay", "scale"]),
+        (ZOAdam, ["lr", "sigma", "beta1", "beta2", "eps", "weight_decay", "scale"]),
+        (ES, ["lr", "sigma", "weight_decay", "beta1", "beta2", "eps", "scale"]),
+        (SPSA, ["a", "c", "A", "alpha", "gamma", "scale"]),
+        (SNES, ["lr_mean", "lr_sigma", "scale"]),
+    ]
+    for p in params
+    for kw, exc, match in [
+        ({p: "abc"}, TypeError, rf"'{p}' parameter of {cls.__name__} must be .*Got 'abc'"),
+        ({p: np.nan}, ValueError, rf"'{p}' parameter of {cls.__name__} must be .*Got nan"),
+        ({p: np.inf}, ValueError, rf"'{p}' parameter of {cls.__name__} must be .*Got inf"),
+        ({p: -1.0}, ValueError, rf"'{p}' parameter of {cls.__name__} must be .*Got -1.0"),
+        ({p: np.ones(3)}, TypeError, rf"'{p}' parameter of {cls.__name__} must be .*array"),
+    ]
+] + [
+    (cls, {p: v}, exc, rf"'{p}' parameter of {cls.__name__} must be")
+    for cls, params in [(ZOSGD, ["n_dirs"]), (ZOAdam, ["n_dirs"]), (ES, ["popsize"]),
+                        (SPSA, ["n_dirs", "calib_dirs"]), (SNES, ["popsize"])]
+    for p in params
+    for v, exc in [("abc", TypeError), (2.5, TypeError), (0, ValueError), (-3, ValueError),
+                   (np.ones(2), TypeError)]
+] + [
+    (cls, {p: v}, exc, rf"'{p}' parameter of {cls.__name__} must be")
+    for cls, p, v, exc in [
+        (ZOSGD, "momentum", 1.0, ValueError), (ZOAdam, "beta1", 1.0, ValueError),
+        (ZOSGD, "nesterov", "yes", TypeError), (ZOAdam, "amsgrad", 1, TypeError),
+        (ZOSGD, "method", "backward", ValueError), (ZOAdam, "dist", None, ValueError),
+        (SPSA, "a", 0.0, ValueError),
+        (SNES, "sigma", "abc", TypeError), (SNES, "sigma", [1.0, 2.0], ValueError),
+        (SNES, "sigma", np.ones((2, 2)), ValueError), (SNES, "sigma", [np.nan, 1, 1], ValueError),
+        (SNES, "sigma", -1.0, ValueError), (SNES, "sigma", np.inf, ValueError),
+        (SNES, "sigma", 1e300, ValueError), (SNES, "sigma", True, TypeError),
+    ]
+]
+
+
+@pytest.mark.parametrize(("cls", "kw", "exc", "match"), _CTOR_BAD)
+def test_constructor_errors_name_the_parameter(cls, kw, exc, match):
+    with pytest.raises(exc, match=match):
+        cls(np.ones(3, dtype=np.float32), **kw)
 
 
 @pytest.mark.parametrize(("kw", "exc", "match"), [
