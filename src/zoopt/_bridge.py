@@ -8,7 +8,7 @@ with respect to ``y``), the backward pass needs ``J^T v``, the gradient of
   the input only): every row gets its own direction, all rows are perturbed
   together, and row ``b``'s estimate uses ``phi_b = <v_b, fun(z)_b>`` only, so
   the variance grows with the size of one row, not of the batch (the
-  output-space policy gradient of SPEC.md 3b).  Direction ``i`` is the stream
+  output-space policy gradient).  Direction ``i`` is the stream
   direction ``i`` of length ``B * k`` (``k`` the size of one row) reshaped to
   ``(B, k)``; ``fun`` sees a chunk of probes stacked along the batch axis.
 * ``batched=False``: ``phi`` of the whole input, through :func:`zoopt.grad`

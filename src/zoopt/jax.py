@@ -11,8 +11,8 @@ of the vector-Jacobian product ``J^T v``, computed on the host from values of
 the black box only (the estimator is shared with :mod:`zoopt.torch`).
 
 The estimate lives in the black box's *input* space: JAX's own autodiff
-carries it through everything before the black box (SPEC.md 3b, the
-output-space policy gradient).  The variance of the estimate therefore grows
+carries it through everything before the black box (the output-space policy
+gradient).  The variance of the estimate therefore grows
 with the size of one row of the black box's input, not with the number of
 parameters of the model that produces it, which is what makes zeroth-order
 estimation usable for a small non-differentiable part of a large model.

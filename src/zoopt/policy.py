@@ -10,9 +10,9 @@ parameter space; it runs on the same engine as :func:`zoopt.grad` (the same
 stream, the same probes, the same weighted-sum kernel) with a different weight
 rule, and is equal to it sample by sample: ``baseline="fx"`` *is* the forward
 difference and antithetic pairs with their pair mean as baseline *are* the
-central difference (SPEC.md 3a, 3c).  :func:`categorical` and :func:`sequence`
+central difference.  :func:`categorical` and :func:`sequence`
 are the discrete policies (labels, tokens); :func:`output_space` is the
-Gaussian policy on a model's outputs (SPEC.md 3b); :func:`shape` is the fitness
+Gaussian policy on a model's outputs; :func:`shape` is the fitness
 shaping of evolution strategies [2]_.
 
 References
@@ -203,7 +203,7 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
         Subtracted from each value (default ``"mean"``):
 
         * ``"mean"``: mean of all sampled values (includes the sample itself:
-          the mean of the estimate is ``(n-1)/n`` times the gradient, SPEC 1);
+          the mean of the estimate is ``(n-1)/n`` times the gradient);
         * ``"rloo"``: mean of the *other* samples (unbiased);
         * ``"none"`` or a float: a constant (unbiased);
         * ``"fx"``: ``fun(mean)``, one more evaluation (unbiased); equals
@@ -250,7 +250,7 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
 
     With :math:`b_i = f(\mu)` this is term by term the forward difference; the
     two terms of an antithetic pair with any baseline constant over the pair
-    add up to the central difference (SPEC.md 3a, 3c).
+    add up to the central difference.
 
     Examples
     --------
@@ -391,7 +391,7 @@ def _gaussian_baseline(util: np.ndarray, baseline: str | float, fx: float | None
 
 
 # ---------------------------------------------------------------------------
-# output-space policy (SPEC.md 3b)
+# output-space policy
 
 def output_space(reward: Callable[..., Any], outputs: Any, *, sigma: float, n_samples: int,
                  baseline: str | float = "fx", antithetic: bool = False,
@@ -405,7 +405,7 @@ def output_space(reward: Callable[..., Any], outputs: Any, *, sigma: float, n_sa
     parameter gradient is then :math:`J_f^\top \hat g_z`: backpropagate the
     surrogate ``(stop_gradient(g_z) * f_theta(X)).sum()``, or, for a linear
     model ``z = X W``, use :func:`chain_linear`.  The variance grows with the
-    number of outputs ``N k``, not with the number of parameters (SPEC.md 3b).
+    number of outputs ``N k``, not with the number of parameters.
 
     Parameters
     ----------
@@ -607,7 +607,7 @@ def categorical(logits: Any, reward: Callable[..., Any], *, n_samples: int,
     -----
     With :math:`p = \mathrm{softmax}(z/T)`, :math:`\nabla_z \log p_y = (e_y - p)/T`,
     so the expectation of the estimate is :math:`\frac1T p \odot (r - \langle p, r\rangle)`
-    for a per-example reward vector :math:`r` (SPEC.md 1).  The noise comes
+    for a per-example reward vector :math:`r`.  The noise comes
     from uniforms on a :math:`2^{-24}` grid, which bounds the total-variation
     error of the sampling law by about :math:`C\,2^{-24}`.
 

@@ -6,8 +6,8 @@
   rounding or argmax layer, a simulator, a metric) in an autograd function
   whose backward pass is the zeroth-order estimate of the vector-Jacobian
   product in the function's *input* space.  Autograd carries it through the
-  rest of the model (SPEC.md 3b: the variance grows with the size of that
-  input, not with the number of parameters).
+  rest of the model (the variance grows with the size of that input, not
+  with the number of parameters).
 * :func:`reinforce_loss` and :func:`metric_loss` are surrogate losses whose
   gradients are :mod:`zoopt.policy`'s REINFORCE estimates.
 * :class:`ZOOptimizer` trains with forward passes only (MeZO-style): it
@@ -15,9 +15,9 @@
   twice per direction, restores the parameters bit for bit, and updates with
   SGD or Adam.
 
-CPU tensors of float32 and float64 (and bfloat16 or float16 parameters for
-:class:`ZOOptimizer`).  CUDA tensors are refused with a message: the GPU
-kernels are not part of this build.
+Tensors of float32 and float64 (and bfloat16 or float16 parameters for
+:class:`ZOOptimizer`), on the CPU or, with the GPU backend (CuPy), on a CUDA
+device.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@
 
 Defaults that follow the dimension.  A zeroth-order estimate from ``n``
 directions in ``d`` dimensions carries a fraction of order ``n / d`` of the
-gradient's information (SPEC 2: squared norm about ``(d + n) / n`` times the
+gradient's information (its squared norm is about ``(d + n) / n`` times the
 gradient's), so a step size that suits ``d = 10`` diverges at ``d = 1e5``.  Each
 default step size (``lr``; SPSA's ``a``; SNES's ``sigma``) is derived from the
 variance of its estimator for a quadratic whose minimum lies at the distance
@@ -163,9 +163,9 @@ class ZOSGD(_GradMethod):
     For a quadratic of Hessian ``H``, the estimate from ``n`` Gaussian central
     differences has :math:`E\|\hat g\|^2 = \frac{d+n+1}{n}\|g\|^2` and
     :math:`E\,\hat g^\top H\hat g \approx \|g\|^2(\mathrm{tr}H + (n+1)L)/n`
-    with ``L = tr H / d`` for a Hessian without a preferred direction (SPEC 2),
+    with ``L = tr H / d`` for a Hessian without a preferred direction,
     so the step that decreases ``f`` most is :math:`\eta^* = \frac{n}{(d+n+1)L}`
-    and every step below :math:`2\eta^*` decreases it (SPEC 8).  The first
+    and every step below :math:`2\eta^*` decreases it.  The first
     step reads ``1 / L`` two ways and keeps the smaller: the distance to the
     minimum over the gradient's norm, with the distance taken as
     ``scale * sqrt(d)`` and :math:`\|g\|` read as
@@ -268,7 +268,7 @@ class ZOAdam(_GradMethod):
     Notes
     -----
     Each coordinate of an estimate from ``n`` directions is the gradient's plus
-    noise of standard deviation about :math:`\|g\|/\sqrt n` (SPEC 2), which
+    noise of standard deviation about :math:`\|g\|/\sqrt n`, which
     dominates when ``d >> n``; Adam divides by it, so every coordinate moves by
     about ``lr`` per step, of which a drift :math:`\mathrm{lr}\sqrt n` along
     :math:`-g/\|g\|` and a noise that adds :math:`\mathrm{lr}^2 d` to the
@@ -280,7 +280,7 @@ class ZOAdam(_GradMethod):
     smaller than that (steps such as ``round``, which ``sigma = 0.01`` resolves
     into spikes of the estimate: 640 against 2.8 on the README's objective at
     ``d = 1000``); it biases the estimate by about
-    :math:`\frac{\sigma^2}2\nabla\Delta f` (SPEC 4), which matters on strongly
+    :math:`\frac{\sigma^2}2\nabla\Delta f`, which matters on strongly
     curved objectives (Rosenbrock's function from 0 at ``d = 10``: 8.0 against
     0.12 with ``sigma=0.01, lr=0.05``).
     """
@@ -432,7 +432,7 @@ class SPSA(Optimizer):
     Notes
     -----
     An estimate from ``n`` Rademacher directions has
-    :math:`E\|\hat g\|^2 = \frac{d+n-1}{n}\|g\|^2` (SPEC 2), so on a quadratic
+    :math:`E\|\hat g\|^2 = \frac{d+n-1}{n}\|g\|^2`, so on a quadratic
     of curvature ``L`` the gain that decreases ``f`` most is
     :math:`n/((d+n-1)L)`, and the gains below twice that decrease it.  As in
     :class:`ZOSGD`, ``1 / L`` is the smaller of ``scale * sqrt(d)`` over the

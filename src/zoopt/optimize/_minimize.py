@@ -341,7 +341,7 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
         ``max(10, ceil(d / e))`` with ``e`` the evaluations per iteration: at
         least ``d`` evaluations, the work of one finite-difference gradient, so
         that a run progressing at the rate of a zeroth-order method in high
-        dimension (a fraction ``n/d`` per step, SPEC 8) is not stopped.  None
+        dimension (a fraction ``n/d`` per step) is not stopped.  None
         (default): no such test.
     bounds : scipy.optimize.Bounds or sequence of (low, high), optional
         Box constraints.  Probes are clipped into the box before they are
