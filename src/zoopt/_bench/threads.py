@@ -110,13 +110,13 @@ TIMERS = {"demo": _time_demo, "zooptimizer": _time_zooptimizer, "grad": _time_gr
 
 
 @contextlib.contextmanager
-def _busy(n: int) -> Iterator[None]:
+def _busy(n: int) -> Iterator[list[subprocess.Popen[bytes]]]:
     """``n`` processes that spin on a core each while the block runs."""
     procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
              for _ in range(n)]
     try:
         time.sleep(0.2)  # let them get onto the cores
-        yield
+        yield procs
     finally:
         for p in procs:
             p.kill()
