@@ -359,8 +359,8 @@ def shift_span(floating[::1] theta, floating scale, int sign, uint8_t[::1] lost,
     With ``s_j = fl(scale * u_{direction, j_first + j})`` in the parameters' dtype:
     ``theta[j] <- fl(theta[j] + s_j)`` (``sign`` = 1) or ``fl(theta[j] - s_j)``
     (``sign`` = -1).  ``lost[j]`` is 1 where the reverse move gives other bits than
-    the old value, and then ``orig[j]`` holds the old value (elsewhere ``orig`` is
-    not written).  Returns the number of such coordinates.  Nothing is moved unless
+    the old value, 0 elsewhere; ``orig[j]`` receives the old value.  Returns the
+    number of coordinates with ``lost[j] = 1``.  Nothing is moved unless
     every coordinate is (the scratch is allocated before the first move).
     """
     cdef int64_t n = theta.shape[0]
@@ -369,6 +369,8 @@ def shift_span(floating[::1] theta, floating scale, int sign, uint8_t[::1] lost,
     cdef int64_t t, j, a0, lo, hi, n_lost = 0
     cdef floating *buf
     cdef floating s, th, mv, bk
+    cdef floating sg = 1 if sign > 0 else -1
+    cdef uint8_t moved_off
     cdef floating *bufs
     if lost.shape[0] < n or orig.shape[0] < n:
         raise ValueError("shift_span: 'lost' and 'orig' must cover 'theta'")
@@ -386,20 +388,16 @@ def shift_span(floating[::1] theta, floating scale, int sign, uint8_t[::1] lost,
             hi = min(a0 + ZO_TILE, j_first + n)
             _gen(buf, dist, k0, k1, direction, c2, c3, a0, hi - a0)
             for j in range(lo, hi):
-                s = scale * buf[j - a0]
+                # th - s is th + (-s) exactly (IEEE 754), so one branch-free form serves
+                # both signs and the loop vectorizes
+                s = sg * (scale * buf[j - a0])
                 th = theta[j - j_first]
-                if sign > 0:
-                    mv = th + s
-                    bk = mv - s
-                else:
-                    mv = th - s
-                    bk = mv + s
-                if _same_bits(bk, th):
-                    lost[j - j_first] = 0
-                else:
-                    lost[j - j_first] = 1
-                    orig[j - j_first] = th
-                    n_lost += 1
+                mv = th + s
+                bk = mv - s
+                moved_off = not _same_bits(bk, th)
+                lost[j - j_first] = moved_off
+                orig[j - j_first] = th
+                n_lost += moved_off
                 theta[j - j_first] = mv
     free(bufs)
     return n_lost
@@ -416,7 +414,7 @@ def unshift_span(floating[::1] theta, floating scale, int sign, int dist, uint32
     cdef int64_t ntiles = (j_first + n - jb + ZO_TILE - 1) // ZO_TILE
     cdef int64_t t, j, a0, lo, hi
     cdef floating *buf
-    cdef floating s
+    cdef floating sg = 1 if sign > 0 else -1
     cdef floating *bufs
     if n == 0:
         return
@@ -432,9 +430,5 @@ def unshift_span(floating[::1] theta, floating scale, int sign, int dist, uint32
             hi = min(a0 + ZO_TILE, j_first + n)
             _gen(buf, dist, k0, k1, direction, c2, c3, a0, hi - a0)
             for j in range(lo, hi):
-                s = scale * buf[j - a0]
-                if sign > 0:
-                    theta[j - j_first] = theta[j - j_first] - s
-                else:
-                    theta[j - j_first] = theta[j - j_first] + s
+                theta[j - j_first] = theta[j - j_first] - sg * (scale * buf[j - a0])
     free(bufs)

@@ -180,8 +180,8 @@ __device__ inline bool zo_same_bits(double a, double b) {
 }
 
 /* ZOOptimizer's in-place probe: theta[j] <- theta[j] +- fl(scale * u_j); lost[j] = 1
- * where the reverse move does not give the old bits back, and orig[j] = the old value
- * there (the twin of shift_span in src_cy/streams.pyx). */
+ * where the reverse move does not give the old bits back, orig[j] = the old value (the
+ * twin of shift_span in src_cy/streams.pyx). */
 template <typename T, typename G>
 __device__ inline void zo_shift_span_body(T *theta, T scale, int sign, unsigned char *lost,
                                           T *orig, int64_t len, int64_t j_first, uint32_t k0,
@@ -197,16 +197,13 @@ __device__ inline void zo_shift_span_body(T *theta, T scale, int sign, unsigned 
         for (int k = 0; k < G::U; k++) {
             const int64_t j = u * G::U + k - j_first;
             if (j >= 0 && j < len) {
-                const T s = scale * v[k];
+                /* th - s is th + (-s) exactly: one form for both signs */
+                const T s = (sign > 0 ? (T)1 : (T)-1) * (scale * v[k]);
                 const T th = theta[j];
-                const T mv = sign > 0 ? th + s : th - s;
-                const T bk = sign > 0 ? mv - s : mv + s;
-                if (zo_same_bits(bk, th)) {
-                    lost[j] = 0;
-                } else {
-                    lost[j] = 1;
-                    orig[j] = th;
-                }
+                const T mv = th + s;
+                const T bk = mv - s;
+                lost[j] = zo_same_bits(bk, th) ? 0 : 1;
+                orig[j] = th;
                 theta[j] = mv;
             }
         }
@@ -227,8 +224,7 @@ __device__ inline void zo_unshift_span_body(T *theta, T scale, int sign, int64_t
         for (int k = 0; k < G::U; k++) {
             const int64_t j = u * G::U + k - j_first;
             if (j >= 0 && j < len) {
-                const T s = scale * v[k];
-                theta[j] = sign > 0 ? theta[j] - s : theta[j] + s;
+                theta[j] = theta[j] - (sign > 0 ? (T)1 : (T)-1) * (scale * v[k]);
             }
         }
     }
