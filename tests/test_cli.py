@@ -86,6 +86,17 @@ def test_bench_torch_without_torch_fails():
     assert "PyTorch is not installed" in res.stdout
 
 
+def test_bench_blackbox_zoopt_only_on_a_problem_judged_against_the_anchors(capsys):
+    # Rastrigin's target is the best anchor's value: with no anchor run, there is none
+    from zoopt._bench.blackbox import main as bench_main
+
+    assert bench_main(["--budget", "300", "--only", "zoopt snes", "--problems",
+                       "rastrigin"]) == 0
+    out = capsys.readouterr().out
+    assert "no anchor ran" in out
+    assert "zoopt snes" in out
+
+
 def test_bench_blackbox_quick_zoopt_only(capsys):
     from zoopt._bench.blackbox import main as bench_main
 

@@ -174,7 +174,8 @@ def main(argv: list[str]) -> int:
             secs = statistics.median(t.seconds for t in trs)
             note = f"  (a run failed: {failures[name]})" if name in failures else ""
             rows.append([name + note, f"{best:.3g}", to_t, f"{secs:.2f}"])
-        label = "1e-8" if thr is not None else f"best anchor {threshold:.3g}"
+        label = ("1e-8" if thr is not None else f"best anchor {threshold:.3g}"
+                 if threshold is not None else "the best anchor: no anchor ran")
         print(f"\n{pname}  (x0 = {x0[0]:g}; evaluations to reach {label})")
         print(table(rows, ["optimizer", "median best f", "evals to target (runs)", "seconds"]))
     return 0
