@@ -1,5 +1,6 @@
 import contextlib
 import importlib
+import logging
 import os
 
 import numpy as np
@@ -73,3 +74,13 @@ def pytest_collection_modifyitems(config, items):
         skip = pytest.mark.skip(reason="needs CuPy and an NVIDIA GPU")
         for item in gpu_items:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def quiet_sacrebleu():
+    """sacreBLEU logs its advice (effective order, tokenizer choice) on every call."""
+    logger = logging.getLogger("sacrebleu")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    yield
+    logger.setLevel(level)

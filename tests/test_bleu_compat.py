@@ -1,7 +1,6 @@
 """zoopt.metrics.BLEU against sacreBLEU's BLEU: reference streams, score objects,
 format() and signatures; zoopt's own form refuses references it would have to guess."""
 
-import logging
 import re
 
 import numpy as np
@@ -18,14 +17,7 @@ WORDS = ["The", "cat", "sat", "on", "a", "mat.", "dog", "ran,", "it's", "3.5", "
          "\u00e9t\u00e9", "(ok)"]
 
 
-@pytest.fixture(autouse=True)
-def _quiet_sacrebleu():
-    # sacreBLEU logs its advice (effective order, tokenizer choice) on every call
-    logger = logging.getLogger("sacrebleu")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    yield
-    logger.setLevel(level)
+pytestmark = pytest.mark.usefixtures("quiet_sacrebleu")
 
 
 @st.composite

@@ -1,7 +1,6 @@
 """Paired significance tests for BLEU: the resampled statistics against direct
 computations, sacreBLEU's paired tests with the same seed, and the p-value's laws."""
 
-import logging
 
 import numpy as np
 import pytest
@@ -16,13 +15,7 @@ from sacrebleu.significance import PairedTest  # noqa: E402
 VOCAB = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "x", "y", "z", "."]
 
 
-@pytest.fixture(autouse=True)
-def _quiet_sacrebleu():
-    logger = logging.getLogger("sacrebleu")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    yield
-    logger.setLevel(level)
+pytestmark = pytest.mark.usefixtures("quiet_sacrebleu")
 
 
 def _systems(K, seed, p_base=0.5, p_sys=0.4):
