@@ -183,8 +183,6 @@ def test_trg_lang_picks_and_checks_the_tokenizer():
     assert metrics.BLEU(trg_lang="de").tokenizer_signature == "13a"
     with pytest.warns(UserWarning, match="consider the 'zh' tokenizer for Chinese"):
         metrics.BLEU(trg_lang="zh", tokenize="13a")
-    with pytest.raises(ValueError, match="'ja-mecab' tokenizer is not available"):
-        metrics.BLEU(trg_lang="ja")
 
 
 def test_force_silences_the_tokenized_period_warning():

@@ -181,7 +181,7 @@ def test_randomization_p_values_are_valid_under_the_null():
     ({"rng": np.random.RandomState(0)}, TypeError, "RandomState"),
     ({"rng": -1}, ValueError, "'rng' parameter"),
     ({"rng": "seed"}, TypeError, "'rng' parameter"),
-    ({"tokenize": "ja-mecab"}, ValueError, "'ja-mecab'"),
+    ({"tokenize": "flores200"}, ValueError, "'flores200'"),
 ])
 def test_bad_parameters(kw, exc, match):
     with pytest.raises(exc, match=match):

