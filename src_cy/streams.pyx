@@ -10,7 +10,7 @@ thread that the OS deschedules on a busy machine does not hold up the others;
 which thread computes a tile never changes its values.
 """
 from cython.parallel cimport parallel, prange, threadid
-from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 from libc.math cimport sqrt
@@ -350,7 +350,7 @@ cdef inline bint _same_bits(floating a, floating b) noexcept nogil:
         return la == lb
 
 
-def shift_span(floating[::1] theta, floating scale, int sign, uint8_t[::1] lost,
+def shift_span(floating[::1] theta, floating scale, int sign, int32_t[::1] lost,
                floating[::1] orig, int dist, uint32_t k0, uint32_t k1, uint32_t c2,
                uint32_t c3, uint32_t direction, int64_t j_first, int n_threads):
     """Move a span of parameters in place along one direction, and say where the move
@@ -358,48 +358,79 @@ def shift_span(floating[::1] theta, floating scale, int sign, uint8_t[::1] lost,
 
     With ``s_j = fl(scale * u_{direction, j_first + j})`` in the parameters' dtype:
     ``theta[j] <- fl(theta[j] + s_j)`` (``sign`` = 1) or ``fl(theta[j] - s_j)``
-    (``sign`` = -1).  ``lost[j]`` is 1 where the reverse move gives other bits than
-    the old value, 0 elsewhere; ``orig[j]`` receives the old value.  Returns the
-    number of coordinates with ``lost[j] = 1``.  Nothing is moved unless
+    (``sign`` = -1).  Returns the number ``n`` of coordinates where the reverse move
+    gives other bits than the old value; ``lost[:n]`` receives those coordinates in
+    increasing order and ``orig[:n]`` their old values.  Nothing is moved unless
     every coordinate is (the scratch is allocated before the first move).
     """
     cdef int64_t n = theta.shape[0]
     cdef int64_t jb = j_first - j_first % 128
     cdef int64_t ntiles = (j_first + n - jb + ZO_TILE - 1) // ZO_TILE
-    cdef int64_t t, j, a0, lo, hi, n_lost = 0
+    cdef int64_t t, j, a0, lo, hi, c, n_lost = 0
     cdef floating *buf
     cdef floating s, th, mv, bk
     cdef floating sg = 1 if sign > 0 else -1
-    cdef uint8_t moved_off
+    cdef uint8_t *off
     cdef floating *bufs
+    cdef uint8_t *offs
+    cdef int64_t *counts
     if lost.shape[0] < n or orig.shape[0] < n:
         raise ValueError("shift_span: 'lost' and 'orig' must cover 'theta'")
     if n == 0:
         return 0
+    if n > 2**31 - 1:
+        raise ValueError("shift_span: at most 2**31 - 1 coordinates per span")
     n_threads = max(1, n_threads)
     bufs = <floating *> malloc(n_threads * ZO_TILE * sizeof(floating))
-    if bufs == NULL:
+    offs = <uint8_t *> malloc(n_threads * ZO_TILE)
+    counts = <int64_t *> malloc(ntiles * sizeof(int64_t))
+    if bufs == NULL or offs == NULL or counts == NULL:
+        free(bufs)
+        free(offs)
+        free(counts)
         raise MemoryError("shift_span: no memory for the scratch tiles")
     with nogil, parallel(num_threads=n_threads):
         buf = bufs + threadid() * ZO_TILE
+        off = offs + threadid() * ZO_TILE
         for t in prange(ntiles, schedule="dynamic"):
             a0 = jb + t * ZO_TILE
             lo = max(a0, j_first)
             hi = min(a0 + ZO_TILE, j_first + n)
             _gen(buf, dist, k0, k1, direction, c2, c3, a0, hi - a0)
+            c = 0
             for j in range(lo, hi):
                 # th - s is th + (-s) exactly (IEEE 754), so one branch-free form serves
-                # both signs and the loop vectorizes
+                # both signs and the loop vectorizes; the old value replaces the noise
                 s = sg * (scale * buf[j - a0])
                 th = theta[j - j_first]
                 mv = th + s
                 bk = mv - s
-                moved_off = not _same_bits(bk, th)
-                lost[j - j_first] = moved_off
-                orig[j - j_first] = th
-                n_lost += moved_off
+                off[j - a0] = not _same_bits(bk, th)
+                c = c + off[j - a0]
+                buf[j - a0] = th
                 theta[j - j_first] = mv
+            counts[t] = c
+            if c:
+                # this tile's lost coordinates, packed at the start of its own range
+                # (branch-free: every coordinate is written, the kept ones advance)
+                c = lo - j_first
+                for j in range(lo, hi):
+                    lost[c] = <int32_t> (j - j_first)
+                    orig[c] = buf[j - a0]
+                    c = c + off[j - a0]
+    # the tiles' packed runs, one after the other (they only move to lower indices)
+    for t in range(ntiles):
+        c = counts[t]
+        if c:
+            lo = max(jb + t * ZO_TILE, j_first) - j_first
+            if lo != n_lost:
+                for j in range(c):
+                    lost[n_lost + j] = lost[lo + j]
+                    orig[n_lost + j] = orig[lo + j]
+            n_lost += c
     free(bufs)
+    free(offs)
+    free(counts)
     return n_lost
 
 

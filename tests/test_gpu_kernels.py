@@ -247,16 +247,16 @@ def test_shift_spans(gpu, length, j_first, dist, dtype, key, step, sign, kind, s
     theta = (gen.standard_normal(length) * 10.0 ** gen.integers(-8, 8, length)).astype(dtype)
     theta[: length // 9] = -0.0
     got, want = theta.copy(), theta.copy()
-    lost, want_lost = np.full(length, 7, np.uint8), np.full(length, 7, np.uint8)
+    lost, want_lost = np.full(length, 7, np.int32), np.full(length, 7, np.int32)
     orig, want_orig = np.zeros(length, dtype), np.zeros(length, dtype)
     n = gpu[kind].shift_span(got, 1e-3, sign, lost, orig, DIST[dist], k0, k1, c2, c3, 6,
                              j_first, 1)
     want_n = cy.shift_span(want, dtype(1e-3), sign, want_lost, want_orig, DIST[dist], k0, k1,
                            c2, c3, 6, j_first, 1)
     assert_same_bits(got, want)
-    np.testing.assert_array_equal(lost, want_lost)
-    assert_same_bits(orig, want_orig)
     assert n == want_n
+    np.testing.assert_array_equal(lost[:n], want_lost[:n])
+    assert_same_bits(orig[:n], want_orig[:n])
     gpu[kind].unshift_span(got, 1e-3, sign, DIST[dist], k0, k1, c2, c3, 6, j_first, 1)
     cy.unshift_span(want, dtype(1e-3), sign, DIST[dist], k0, k1, c2, c3, 6, j_first, 1)
     assert_same_bits(got, want)

@@ -596,7 +596,7 @@ class ZOOptimizer(torch.optim.Optimizer):
                                     "acc": xp.empty(c, dtype=np.float64),
                                     "step64": xp.empty(c, dtype=np.float64),
                                     "mask": torch.empty(c, dtype=torch.bool, device=dev),
-                                    "lost": np.empty(c, dtype=np.uint8)}
+                                    "lost": np.empty(c, dtype=np.int32)}
             for dt in {p.dtype for p in self._params()} | {sd}:
                 bufs[dt] = tuple(torch.empty(c, dtype=dt, device=dev) for _ in range(3))
             setattr(self, key, bufs)
@@ -648,10 +648,9 @@ class ZOOptimizer(torch.optim.Optimizer):
                         part.numpy(), self._stream_dtype(self.sigma), sign, lost_m, orig, code,
                         k0, k1, c2, c3, direction, off + c0, get_num_threads())
                     done.append((part, off + c0))
-                    if n:
-                        idx = np.flatnonzero(lost_m).astype(np.int32)
-                        kept.append((part, torch.from_numpy(idx),
-                                     torch.from_numpy(orig[idx])))
+                    if n:  # the kernel packed the lost coordinates and their old values
+                        kept.append((part, torch.from_numpy(lost_m[:n].copy()),
+                                     torch.from_numpy(orig[:n].copy())))
                         n_lost += n
                     continue
                 s = self._noise(sc["words"][:m], direction, off + c0, conv[:m])

@@ -35,6 +35,7 @@ def fill_span(
 ) -> None: ...
 def shift_span(
     theta: np.ndarray, scale: float, sign: int, lost: np.ndarray, orig: np.ndarray,
+    # lost: int32 positions and orig: old values, packed into their first n entries
     dist: int, k0: int, k1: int, c2: int, c3: int, direction: int, j_first: int,
     n_threads: int,
 ) -> int: ...

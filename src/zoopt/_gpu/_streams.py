@@ -129,12 +129,19 @@ class StreamKernels:
         if lost.shape[0] < length or orig.shape[0] < length:
             raise ValueError("shift_span: 'lost' and 'orig' must cover 'theta'")
         items = _span_units(j_first, length, dist, theta.itemsize)
+        # the kernel marks the coordinates and keeps every old value; packing them as
+        # the CPU kernel returns them is one flatnonzero (its size is read back)
+        xp = self.xp
+        mask, old = xp.empty(length, dtype=np.uint8), xp.empty(length, dtype=theta.dtype)
         self._launch(f"zo_shift_span_{_suffix(theta)}", items,
-                     (theta, theta.dtype.type(scale), _i32(sign), lost, orig, _i64(length),
+                     (theta, theta.dtype.type(scale), _i32(sign), mask, old, _i64(length),
                       _i64(j_first), _i32(dist), _u32(k0), _u32(k1), _u32(c2), _u32(c3),
                       _u32(direction)))
-        # the count, as the CPU kernel returns it (one scalar read back)
-        return int((lost[:length] != 0).sum())
+        where = xp.flatnonzero(mask)
+        n = int(where.shape[0])
+        lost[:n] = where
+        orig[:n] = old[where]
+        return n
 
     def unshift_span(self, theta: Any, scale: Any, sign: int, dist: int, k0: int, k1: int,
                      c2: int, c3: int, direction: int, j_first: int, n_threads: int) -> None:

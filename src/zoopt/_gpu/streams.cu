@@ -181,7 +181,8 @@ __device__ inline bool zo_same_bits(double a, double b) {
 
 /* ZOOptimizer's in-place probe: theta[j] <- theta[j] +- fl(scale * u_j); lost[j] = 1
  * where the reverse move does not give the old bits back, orig[j] = the old value (the
- * twin of shift_span in src_cy/streams.pyx). */
+ * twin of shift_span in src_cy/streams.pyx, whose packed form of lost and orig the
+ * launcher in _streams.py makes from these). */
 template <typename T, typename G>
 __device__ inline void zo_shift_span_body(T *theta, T scale, int sign, unsigned char *lost,
                                           T *orig, int64_t len, int64_t j_first, uint32_t k0,
