@@ -8,6 +8,8 @@ module.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 M0, M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
@@ -505,3 +507,41 @@ def sparse_rows(X, indptr, indices, signs, scale, k):
         out[:, i] = (X[:, indices[sl]].astype(np.float64) * signs[sl]).sum(axis=1)
     return (scale * out).astype(X.dtype)
 
+
+
+def cma_generation(m, sigma, C, B, D, pc, ps, gen, z, values, active=True):
+    """One CMA-ES generation written from Hansen's tutorial (arXiv:1604.00772, Table 1
+    and the algorithm of its appendix A) term by term, sample by sample: C^-1/2 as the
+    matrix B diag(1/D) B^T, the sums as loops.  Returns (m, sigma, C, pc, ps)."""
+    n, lam = m.size, z.shape[0]
+    mu = lam // 2
+    wp = [math.log((lam + 1) / 2) - math.log(i) for i in range(1, lam + 1)]
+    mueff = sum(wp[:mu]) ** 2 / sum(v * v for v in wp[:mu])
+    mueff_neg = sum(wp[mu:]) ** 2 / sum(v * v for v in wp[mu:])
+    c1 = 2 / ((n + 1.3) ** 2 + mueff)
+    cmu = min(1 - c1, 2 * (mueff - 2 + 1 / mueff) / ((n + 2) ** 2 + mueff))
+    cs = (mueff + 2) / (n + mueff + 5)
+    ds = 1 + 2 * max(0.0, math.sqrt((mueff - 1) / (n + 1)) - 1) + cs
+    cc = (4 + mueff / n) / (n + 4 + 2 * mueff / n)
+    chi = math.sqrt(n) * (1 - 1 / (4 * n) + 1 / (21 * n * n))
+    neg_scale = min(1 + c1 / cmu, 1 + 2 * mueff_neg / (mueff + 2), (1 - c1 - cmu) / (n * cmu))
+    w = [v / sum(wp[:mu]) for v in wp[:mu]]
+    w += [neg_scale * v / sum(-u for u in wp[mu:]) if active else 0.0 for v in wp[mu:]]
+    y = [B @ (D * z[k]) for k in range(lam)]
+    order = sorted(range(lam), key=lambda k: (values[k], k))
+    yw = sum(w[i] * y[order[i]] for i in range(mu))
+    m_new = m + sigma * yw
+    c_inv_sqrt = B @ np.diag(1 / D) @ B.T
+    ps = (1 - cs) * ps + math.sqrt(cs * (2 - cs) * mueff) * (c_inv_sqrt @ yw)
+    hs = np.linalg.norm(ps) / math.sqrt(1 - (1 - cs) ** (2 * (gen + 1))) < (
+        1.4 + 2 / (n + 1)) * chi
+    pc = (1 - cc) * pc + (math.sqrt(cc * (2 - cc) * mueff) * yw if hs else 0)
+    rank_mu = np.zeros((n, n))
+    for i in range(lam):
+        yi = y[order[i]]
+        wo = w[i] if w[i] >= 0 else w[i] * n / np.linalg.norm(c_inv_sqrt @ yi) ** 2
+        rank_mu += wo * np.outer(yi, yi)
+    delta = (1 - hs) * cc * (2 - cc)
+    C = (1 + c1 * delta - c1 - cmu * sum(w)) * C + c1 * np.outer(pc, pc) + cmu * rank_mu
+    sigma = sigma * math.exp(cs / ds * (np.linalg.norm(ps) / chi - 1))
+    return m_new, sigma, C, pc, ps

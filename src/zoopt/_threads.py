@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from typing import Any
 
 from zoopt._validation import check_int
 
@@ -60,19 +61,35 @@ def threads_for(n_values: int) -> int:
     return 1 if n_values < _SMALL_WORK else get_num_threads()
 
 
+_BLAS: list[Any] = []  # threadpoolctl's controller of the BLAS libraries, found once
+
+
+def _blas_controller() -> Any:
+    """threadpoolctl's controller of the BLAS libraries loaded (None without
+    threadpoolctl).  Finding the libraries reads the process's memory map, which takes
+    milliseconds: it is done on the first call only."""
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _BLAS.append(None)
+        else:
+            _BLAS.append(ThreadpoolController().select(user_api="blas"))
+    return _BLAS[0]
+
+
 @contextlib.contextmanager
 def blas_threads(n: int) -> Iterator[None]:
     """Limit the BLAS pools loaded in the process to ``n`` threads inside the block.
 
     For what zoopt runs itself around many small matrix products (the demo, the
-    examples): OpenBLAS's threads spin after each product and take the cores
-    from zoopt's kernels and from other processes.  Needs threadpoolctl (which
-    scikit-learn brings); without it the block runs unchanged.
+    examples, the CMAs' linear algebra): OpenBLAS's threads spin after each product
+    and take the cores from zoopt's kernels and from other processes.  Needs
+    threadpoolctl (which scikit-learn brings); without it the block runs unchanged.
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
+    ctl = _blas_controller()
+    if ctl is None:
         yield
         return
-    with threadpool_limits(limits=n, user_api="blas"):
+    with ctl.limit(limits=n):
         yield

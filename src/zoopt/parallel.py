@@ -64,6 +64,15 @@ def _evaluate_block(fun: Callable[..., Any], x: np.ndarray, sigma: float,
     return values
 
 
+def _evaluate_points(fun: Callable[..., Any], X: np.ndarray, first: int, vectorized: bool,
+                     nan_policy: str, caller: str, batch_size: int | None) -> np.ndarray:
+    """Evaluate given probe points ``first .. first + len(X) - 1`` (on a worker)."""
+    evaluate = Evaluator(fun, vectorized, nan_policy, caller)
+    rows = rows_per_call(batch_size, X.shape[1], X.dtype.itemsize, 1)
+    return np.concatenate([evaluate(X[j : j + rows], first + j)
+                           for j in range(0, len(X), rows)])
+
+
 def _evaluate_center(fun: Callable[..., Any], x: np.ndarray, vectorized: bool,
                      nan_policy: str, caller: str) -> float:
     return Evaluator(fun, vectorized, nan_policy, caller).center(x)
@@ -138,6 +147,35 @@ class RemoteProbes:
         try:
             for i0, m, fut in futures:
                 values[i0 : i0 + m] = fut.result()
+        except BaseException:
+            for _, _, fut in futures:
+                fut.cancel()
+            raise
+        self.nfev += n * per
+        return values
+
+    def matrix_values(self, x: np.ndarray, sigma: float,
+                      directions: Callable[[int, int], np.ndarray], n: int, antithetic: bool,
+                      batch_size: int | None) -> np.ndarray:
+        """Probes of directions given as arrays: built here (as the in-process path
+        builds them), evaluated on the workers in blocks."""
+        workers = _n_workers(self.executor)
+        n_tasks = 2 * workers if workers else 8
+        size = max(1, -(-n // n_tasks))
+        per = 2 if antithetic else 1
+        sig = x.dtype.type(sigma)
+        futures = []
+        for i0 in range(0, n, size):
+            m = min(size, n - i0)
+            step = directions(i0, m) * sig
+            X = np.stack([x + step, x - step], axis=1) if antithetic else (x + step)[:, None]
+            futures.append((i0, m, self._submit(
+                _evaluate_points, self.fun, X.reshape(m * per, -1), i0 * per, self.vectorized,
+                self.nan_policy, self.caller, batch_size)))
+        values = np.empty((n, per), dtype=np.float64)
+        try:
+            for i0, m, fut in futures:
+                values[i0 : i0 + m] = fut.result().reshape(m, per)
         except BaseException:
             for _, _, fut in futures:
                 fut.cancel()

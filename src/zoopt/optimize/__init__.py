@@ -4,11 +4,13 @@ from typing import Any
 
 from zoopt.optimize import _minimize
 from zoopt.optimize._base import Optimizer, OptimizeResult
+from zoopt.optimize._cma import CMA, SepCMA
 from zoopt.optimize._methods import ES, SNES, SPSA, ZOSGD, ZOAdam
 from zoopt.optimize._minimize import METHODS, minimize
 from zoopt.optimize._scipy import scipy_method
 
 __all__ = [
+    "CMA",
     "ES",
     "METHODS",
     "SNES",
@@ -17,6 +19,7 @@ __all__ = [
     "OptimizeResult",
     "OptimizeWarning",
     "Optimizer",
+    "SepCMA",
     "ZOAdam",
     "minimize",
     "scipy_method",

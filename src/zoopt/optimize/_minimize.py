@@ -37,6 +37,7 @@ from zoopt.optimize._base import (
     _result_class,
     _zip_members,
 )
+from zoopt.optimize._cma import CMA, SepCMA
 from zoopt.optimize._methods import ES, SNES, SPSA, ZOSGD, ZOAdam
 from zoopt.random import _MAX_STEP
 
@@ -77,6 +78,8 @@ METHODS: dict[str, type[Optimizer]] = {
     "es": ES,
     "spsa": SPSA,
     "snes": SNES,
+    "cma": CMA,
+    "sep-cma": SepCMA,
 }
 
 _COMMON = {  # minimize(sigma=, n_dirs=, lr=) -> constructor keyword, per method
@@ -85,7 +88,12 @@ _COMMON = {  # minimize(sigma=, n_dirs=, lr=) -> constructor keyword, per method
     "es": {"sigma": "sigma", "n_dirs": "popsize", "lr": "lr"},
     "spsa": {"sigma": "c", "n_dirs": "n_dirs", "lr": "a"},
     "snes": {"sigma": "sigma", "n_dirs": "popsize", "lr": "lr_mean"},
+    "cma": {"sigma": "sigma", "n_dirs": "popsize"},
+    "sep-cma": {"sigma": "sigma", "n_dirs": "popsize"},
 }
+# methods whose best sample stands in for the mean: the mean is not evaluated after each
+# step unless eval_mean=True is passed
+_NO_MEAN = ("cma", "sep-cma")
 
 STATUS = {
     0: "target reached",
@@ -307,7 +315,7 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
              options: dict[str, Any] | None = None, checkpoint: str | None = None,
              checkpoint_every: int = 10, vectorized: bool = True,
              batch_size: int | None = None, nan_policy: str = "raise",
-             eval_mean: bool = True) -> OptimizeResult:
+             eval_mean: bool | None = None) -> OptimizeResult:
     """Minimize a function from its values only.
 
     Parameters
@@ -321,12 +329,13 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
     args : tuple, optional
         Extra arguments of ``fun`` (anything but a tuple is the one extra
         argument, as in :func:`scipy.optimize.minimize`).
-    method : {"zo-adam", "zo-sgd", "es", "spsa", "snes"}, optional
+    method : {"zo-adam", "zo-sgd", "es", "spsa", "snes", "cma", "sep-cma"}, optional
         The optimizer (default "zo-adam"); see :mod:`zoopt.optimize` for each.
     sigma, n_dirs, lr : optional
         The method's perturbation size, directions or population per step, and
-        step size (for ``"spsa"``: ``c``, ``n_dirs`` and ``a``; for ``"es"`` and
-        ``"snes"``, ``n_dirs`` is the population size).  None keeps the method's
+        step size (for ``"spsa"``: ``c``, ``n_dirs`` and ``a``; for ``"es"``,
+        ``"snes"``, ``"cma"`` and ``"sep-cma"``, ``n_dirs`` is the population
+        size; the CMAs take no ``lr``).  None keeps the method's
         default, which scales with the dimension (see each class).
     maxfev, maxiter : int, optional
         Budget in evaluations and in steps; the run stops when either is
@@ -385,9 +394,11 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
         As in :func:`zoopt.grad`.
     eval_mean : bool, optional
         Evaluate ``x0`` before the first step and the optimizer's point after
-        each step (one evaluation each; default True): they are candidates for
-        the best point, so ``res.fun`` is never worse than ``f(x0)``, and give
-        ``fun_mean``.
+        each step (one evaluation each): they are candidates for the best
+        point, so ``res.fun`` is never worse than ``f(x0)``, and give
+        ``fun_mean``.  None (default): True, except that ``"cma"`` and
+        ``"sep-cma"`` evaluate ``x0`` and, at the end of the run, the final
+        mean (their best sample of each generation is the candidate between).
 
     Returns
     -------
@@ -451,7 +462,10 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
                         f"arguments of the method's class. Got {_fmt(options)} instead.")
     vectorized = check_bool(vectorized, "vectorized", caller)
     progress = check_bool(progress, "progress", caller)
-    eval_mean = check_bool(eval_mean, "eval_mean", caller)
+    eval_x0 = True if eval_mean is None else check_bool(eval_mean, "eval_mean", caller)
+    # the CMAs by default: x0 first, the final mean last (kept within the budget)
+    final_mean = eval_mean is None and method in _NO_MEAN
+    eval_mean = (method not in _NO_MEAN) if eval_mean is None else eval_x0
     nan_policy = check_choice(nan_policy, "nan_policy", caller, ("raise", "worst"))
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every", caller, low=1)
     if checkpoint is not None:
@@ -477,6 +491,10 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
     kwargs: dict[str, Any] = {}
     for common, value in (("sigma", sigma), ("n_dirs", n_dirs), ("lr", lr)):
         if value is not None:
+            if common not in _COMMON[method]:
+                raise ValueError(f"The '{common}' parameter of minimize does not apply to "
+                                 f"method {method!r} (it has no step size to set). Got "
+                                 f"{common}={value!r}.")
             kwargs[_COMMON[method][common]] = value
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "x0", "rng"}
     for k, v in (options or {}).items():
@@ -514,7 +532,7 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
     # maxfev when that budget is the smaller one
     by_fev = maxfev is not None and (
         maxiter is None
-        or int(eval_mean) + maxiter * (opt.evals_per_step() + int(eval_mean)) > maxfev)
+        or int(eval_x0) + maxiter * (opt.evals_per_step() + int(eval_mean)) > maxfev)
     if progress:
         from tqdm.auto import tqdm
 
@@ -535,7 +553,7 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
     # back to, so that the checkpoint written then resumes into the uninterrupted run
     committed = _commit(opt, loop)
     try:
-        if eval_mean and loop["nit"] == 0 and loop["nfev"] == 0:
+        if eval_x0 and loop["nit"] == 0 and loop["nfev"] == 0:
             # x0 is a candidate too: the result is never worse than the start
             f0 = center.center(opt.x)
             loop["nfev"] += 1
@@ -553,7 +571,8 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
                 break
             # a budget is a budget: a step that would pass it is not started
             if maxfev is not None and (
-                    loop["nfev"] + opt.evals_per_step() + int(eval_mean) > maxfev):
+                    loop["nfev"] + opt.evals_per_step() + int(eval_mean or final_mean)
+                    > maxfev):
                 status = 1
                 break
             info = opt.step(objective, vectorized=vectorized, batch_size=batch_size,
@@ -573,6 +592,8 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
                 loop["nfev"] += 1
                 loop["fun_mean"] = fm
                 improve(fm, opt.x.copy())
+            else:  # the mean moved and was not evaluated
+                loop["fun_mean"] = np.nan
             loop["history"].append((loop["nit"], loop["nfev"], loop["best_f"], loop["fun_mean"]))
             committed = _commit(opt, loop)
             if bar is not None:
@@ -608,9 +629,21 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
             bar.close()
     if checkpoint is not None:
         _save(checkpoint, opt, loop)
+    if final_mean and status != 4 and loop["nit"] and bool(opt.xp.isfinite(opt.x).all()):
+        # after the checkpoint: a run resumed from it goes on as if uninterrupted
+        try:
+            fm = center.center(opt.x)
+        except KeyboardInterrupt:
+            status = 4
+        else:
+            loop["nfev"] += 1
+            loop["fun_mean"] = fm
+            improve(fm, opt.x.copy())
+            if loop["history"]:
+                loop["history"][-1] = (*loop["history"][-1][:2], loop["best_f"], fm)
     message = STATUS[status]
     if status == 5:
-        knob = "sigma" if method == "snes" else "lr"
+        knob = "sigma" if method in ("snes", *_NO_MEAN) else "lr"
         message = (f"{message}: after {loop['nit']} iterations f at the mean is "
                    f"{loop['fun_mean']:.6g} against {loop.get('f0', float('nan')):.6g} at "
                    f"x0; a smaller {knob!r} may converge")

@@ -1,0 +1,471 @@
+r"""The CMA-ES family on zoopt's stream: ``CMA`` (full covariance) and ``SepCMA``
+(diagonal covariance).
+
+CMA-ES is a policy gradient.  Its search distribution is
+:math:`N(m, \sigma^2 C)`; a generation draws :math:`z_k` from the counter stream
+(``zoopt.random.directions`` at step ``t``), evaluates
+:math:`x_k = m + \sigma y_k` with :math:`y_k = B D z_k` (:math:`C = B D^2 B^T`),
+turns the values into rank-based weights :math:`w_i`, and sums weighted
+directions: the mean moves by :math:`c_m\sigma\sum_i w_i y_{i:\lambda}`, the
+natural gradient of the expected utility with respect to the mean, and the
+covariance by :math:`c_\mu\sum_i w_i^\circ(y_{i:\lambda} y_{i:\lambda}^T - C)`,
+the natural gradient with respect to ``C`` (Akimoto, Nagata, Ono and
+Kobayashi, "Bidirectional relation between CMA evolution strategies and natural
+evolution strategies", PPSN 2010; Ollivier, Arnold, Auger and Hansen,
+"Information-geometric optimization algorithms", JMLR 18, 2017), plus the
+cumulation paths that make it CMA: cumulative step-size adaptation and the
+rank-one update.  The equations and every default are those of Hansen's
+tutorial (N. Hansen, "The CMA evolution strategy: a tutorial",
+arXiv:1604.00772, 2016, Table 1 and Algorithm), with the active update
+(negative weights for the worst samples, Jastrebski and Arnold 2006, in the
+tutorial's form).  ``SepCMA`` keeps a diagonal ``C`` with the learning rates
+scaled by ``(d + 2) / 3`` (R. Ros and N. Hansen, "A simple modification in
+CMA-ES achieving linear time and space complexity", PPSN 2008).
+
+Restarts (``restarts=k``): when a run stops making progress (the termination
+criteria of the tutorial and of pycma's defaults: ``tolfun``, ``tolx``,
+``conditioncov``, ``noeffectaxis``, ``noeffectcoord``, ``stagnation``,
+``tolupsigma``), the distribution starts again from ``x0``.  IPOP doubles the
+population each time (A. Auger and N. Hansen, "A restart CMA evolution
+strategy with increasing population size", CEC 2005); BIPOP alternates that
+regime with runs of small populations and small step sizes, giving each
+regime about the same number of evaluations (N. Hansen, "Benchmarking a
+BI-population CMA-ES on the BBOB-2009 function testbed", GECCO 2009).
+
+Linear algebra (the eigendecomposition, every few generations as in the
+tutorial, and the products with ``B D``) runs on the host in float64 with the
+BLAS pool held to one thread (where threadpoolctl is installed), so that a run
+gives the same bits whatever the machine's thread settings.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from zoopt._backend import is_device_array
+from zoopt._engine import make_probes, replace_nonfinite
+from zoopt._threads import blas_threads
+from zoopt._validation import check_bool, check_choice, check_float, check_int
+from zoopt.optimize._base import Optimizer, _Field
+from zoopt.random import directions
+
+__all__ = ["CMA", "SepCMA"]
+
+_HIST = 1024  # generations of best and median values kept (the stagnation test)
+# pycma's default termination thresholds
+_TOLFUN, _TOLFUNHIST, _TOLX, _TOLUPSIGMA, _CONDITIONCOV = 1e-11, 1e-12, 1e-11, 1e20, 1e14
+
+
+class _Params:
+    """The strategy parameters of one population size (tutorial, Table 1)."""
+
+    def __init__(self, d: int, lam: int, active: bool, sep: bool):
+        self.lam = lam
+        self.mu = mu = lam // 2
+        i = np.arange(1, lam + 1, dtype=np.float64)
+        wp = math.log((lam + 1) / 2) - np.log(i)  # w'_i, positive for i <= mu
+        pos, neg = wp[:mu], wp[mu:]
+        self.mueff = float(pos.sum() ** 2 / (pos * pos).sum())
+        mueff = self.mueff
+        self.cs = (mueff + 2) / (d + mueff + 5)
+        self.ds = 1 + 2 * max(0.0, math.sqrt((mueff - 1) / (d + 1)) - 1) + self.cs
+        self.cc = (4 + mueff / d) / (d + 4 + 2 * mueff / d)
+        alpha = 2.0
+        c1 = alpha / ((d + 1.3) ** 2 + mueff)
+        cmu = min(1 - c1, alpha * (mueff - 2 + 1 / mueff) / ((d + 2) ** 2 + alpha * mueff / 2))
+        if sep:  # Ros and Hansen 2008: a diagonal C learns (d + 2) / 3 times faster
+            c1 = min(1.0, c1 * (d + 2) / 3)
+            cmu = min(1 - c1, cmu * (d + 2) / 3)
+        self.c1, self.cmu = c1, cmu
+        w = np.zeros(lam)
+        w[:mu] = pos / pos.sum()
+        if active and neg.size and cmu > 0:
+            mueff_neg = float(neg.sum() ** 2 / (neg * neg).sum())
+            a_mu = 1 + c1 / cmu
+            a_mueff = 1 + 2 * mueff_neg / (mueff + 2)
+            a_posdef = (1 - c1 - cmu) / (d * cmu)
+            w[mu:] = min(a_mu, a_mueff, a_posdef) * neg / np.abs(neg).sum()
+        self.w = w
+        self.chi = math.sqrt(d) * (1 - 1 / (4 * d) + 1 / (21 * d * d))  # E||N(0, I)||
+        # eigendecomposition every this many generations (tutorial, B.2: o(d^2) per sample)
+        self.eig_every = 1 if sep else max(1, int(1 / (10 * d * (c1 + cmu))))
+        self.hist = 10 + math.ceil(30 * d / lam)  # generations of the tolfun history
+
+
+class CMA(Optimizer):
+    r"""CMA-ES: weighted recombination, cumulative step-size adaptation, rank-one
+    and rank-mu covariance updates, active update, restarts.
+
+    Parameters
+    ----------
+    x0 : array_like, shape (d,)
+        Initial mean (and the mean every restart starts from).
+    sigma : float > 0, optional
+        Initial step size.  None (default): ``0.3 * scale``, which puts about
+        99.7% of the first samples of each coordinate within ``scale`` of
+        ``x0``.
+    popsize : int >= 2, optional
+        Samples per generation (default ``4 + floor(3 ln d)``).
+    active : bool, optional
+        Negative weights for the worst half (default True).
+    restarts : int >= 0, optional
+        Restarts after a run stops making progress (default 0).
+    restart_mode : {"ipop", "bipop"}, optional
+        How restarts choose their population (default "ipop").
+    popsize_factor : float > 1, optional
+        IPOP's population growth per restart (default 2).
+    scale : float > 0, optional
+        Distance per coordinate expected to the minimum (default
+        ``max(1, mean |x0|)``); used by the default ``sigma``.
+    rng : None, int, SeedSequence or Generator
+
+    Notes
+    -----
+    A generation at step ``t`` takes ``z = directions(popsize, d, rng=rng,
+    step=t)``; a restart does not reset ``t``, so every generation of a run
+    draws from its own step.  ``evals_per_step()`` is the current population.
+    With :func:`zoopt.minimize`, probes outside ``bounds`` are evaluated at
+    their projection onto the box and the mean is kept in the box, as for
+    zoopt's other methods; the distribution itself is not bounded.
+
+    ``status`` says what the current run is doing: ``"running"``, or after a
+    restart the criterion that ended the previous run (``last_stop``).
+    ``n_restarts`` counts the restarts made.
+    """
+
+    name = "cma"
+    _sep: ClassVar[bool] = False
+
+    def __init__(self, x0: Any, *, sigma: float | None = None, popsize: int | None = None,
+                 active: bool = True, restarts: int = 0, restart_mode: str = "ipop",
+                 popsize_factor: float = 2.0, scale: float | None = None, rng: Any = None):
+        super().__init__(x0, rng=rng)
+        caller = type(self).__name__
+        if is_device_array(self.x):
+            raise TypeError(f"{caller} runs on the host: pass x0 as a NumPy array (its "
+                            "linear algebra is float64 on the CPU). Got a device array.")
+        d = self.x.size
+        from zoopt.optimize._methods import _scale
+
+        self.scale = _scale(self.x, scale, caller)
+        self.popsize0 = (4 + int(3 * math.log(d)) if popsize is None
+                         else check_int(popsize, "popsize", caller, low=2))
+        self.sigma0 = (0.3 * self.scale if sigma is None
+                       else check_float(sigma, "sigma", caller, low=0.0, low_open=True))
+        self.active = check_bool(active, "active", caller)
+        self.restarts = check_int(restarts, "restarts", caller, low=0)
+        self.restart_mode = check_choice(restart_mode, "restart_mode", caller,
+                                         ("ipop", "bipop"))
+        self.popsize_factor = check_float(popsize_factor, "popsize_factor", caller, low=1.0,
+                                          low_open=True)
+        self.x0 = self.x.astype(np.float64)
+        self.n_restarts = 0
+        self.evals_large = 0.0  # BIPOP: evaluations spent in each regime
+        self.evals_small = 0.0
+        self.n_large = 0  # restarts of the large regime so far
+        self.last_stop = ""
+        self._params_cache: dict[int, _Params] = {}
+        self._new_run(self.popsize0, self.sigma0)
+
+    # -- runs ------------------------------------------------------------------------
+    def _params(self) -> _Params:
+        lam = self.popsize
+        if lam not in self._params_cache:
+            self._params_cache[lam] = _Params(self.x.size, lam, self.active, self._sep)
+        return self._params_cache[lam]
+
+    def _new_run(self, popsize: int, sigma: float) -> None:
+        d = self.x.size
+        self.popsize = int(popsize)
+        self.sigma = float(sigma)
+        self.run_sigma0 = float(sigma)
+        self.x = self.x0.astype(self.x.dtype)
+        self.pc = np.zeros(d)
+        self.ps = np.zeros(d)
+        if self._sep:
+            self.C = np.ones(d)
+        else:
+            self.C = np.eye(d)
+            self.B = np.eye(d)
+        self.D = np.ones(d)
+        self.gen = 0  # generations of this run
+        self.eig_gen = 0
+        self.hist_best = np.full(_HIST, np.nan)  # ring buffers, by generation of the run
+        self.hist_median = np.full(_HIST, np.nan)
+        self.status = "running"
+
+    def evals_per_step(self) -> int:
+        return self.popsize
+
+    # -- one generation -------------------------------------------------------------
+    def _samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """z from the stream at step t, and y = B D z (rows)."""
+        z = directions(self.popsize, self.x.size, dist="normal", rng=self._rng, step=self.t,
+                       dtype=np.float64)
+        if self._sep:
+            return z, z * self.D
+        with blas_threads(1):
+            return z, (z * self.D) @ self.B.T
+
+    def _estimate(self, fun: Any, **kw: Any) -> tuple[Any, Any]:
+        vectorized, batch_size = kw["vectorized"], kw["batch_size"]
+        executor, nan_policy = kw["executor"], kw["nan_policy"]
+        z, y = self._samples()
+        probes = make_probes(fun, vectorized, nan_policy, self._caller, executor)
+        mean = self.x
+        ys = y.astype(mean.dtype)
+        values = probes.matrix_values(mean, self.sigma, lambda i0, m: ys[i0 : i0 + m],
+                                      self.popsize, False, batch_size)[:, 0]
+        if nan_policy == "worst":
+            values, _ = replace_nonfinite(values, None, self._caller)
+        k = int(np.argmin(values))
+        sig = mean.dtype.type(self.sigma)
+        best_x = mean + sig * ys[k]  # the point that was evaluated, bit for bit
+        self.last = {"best": (float(values[k]), best_x)}
+        info = _GenerationInfo(values, probes.nfev, self.popsize, self.sigma)
+        return (z, y, values), info
+
+    def best_probe(self) -> tuple[float, np.ndarray] | None:
+        return self.last.get("best") if self.last else None
+
+    def _apply(self, est: Any) -> None:
+        z, y, values = est
+        P = self._params()
+        d = self.x.size
+        order = np.argsort(values, kind="stable")  # ranks; ties by sample index
+        zs, ys = z[order], y[order]
+        w = P.w
+        mu = P.mu
+        wz = w[:mu] @ zs[:mu]  # sum_i w_i z_i:lambda = C^-1/2 <y>_w (in z's basis)
+        wy = w[:mu] @ ys[:mu]  # <y>_w
+        m_old = self.x.astype(np.float64)
+        m = m_old + self.sigma * wy  # c_m = 1
+        # cumulative step-size adaptation: p_s along C^-1/2 <y>_w = B <z>_w
+        with blas_threads(1):
+            cinv_y = wz if self._sep else self.B @ wz
+        self.ps = (1 - P.cs) * self.ps + math.sqrt(P.cs * (2 - P.cs) * P.mueff) * cinv_y
+        ps_norm = float(np.sqrt(self.ps @ self.ps))
+        hs = ps_norm / math.sqrt(1 - (1 - P.cs) ** (2 * (self.gen + 1))) < (
+            1.4 + 2 / (d + 1)) * P.chi
+        self.pc = (1 - P.cc) * self.pc + (
+            math.sqrt(P.cc * (2 - P.cc) * P.mueff) * wy if hs else 0.0)
+        # the weights of the rank-mu term: negative ones rescaled by d / ||C^-1/2 y||^2
+        zn2 = np.einsum("ij,ij->i", zs, zs)
+        wo = np.where(w >= 0, w, w * d / np.maximum(zn2, 1e-300))
+        delta = (1 - hs) * P.cc * (2 - P.cc)
+        decay = 1 + P.c1 * delta - P.c1 - P.cmu * float(w.sum())
+        if self._sep:
+            self.C = (decay * self.C + P.c1 * self.pc * self.pc
+                      + P.cmu * (wo @ (ys * ys)))
+            self.C = np.maximum(self.C, 1e-300)
+        else:
+            with blas_threads(1):
+                rank_mu = (ys * wo[:, None]).T @ ys
+            C = decay * self.C + P.c1 * np.outer(self.pc, self.pc) + P.cmu * rank_mu
+            self.C = (C + C.T) / 2
+        self.sigma *= math.exp((P.cs / P.ds) * (ps_norm / P.chi - 1))
+        self.x = m.astype(self.x.dtype)
+        self.gen += 1
+        self._decompose(P)
+        self._bookkeep(values)
+        stop = self._stop(P, values)
+        if stop:
+            self._restart(stop)
+
+    def _decompose(self, P: _Params) -> None:
+        if self._sep:
+            self.D = np.sqrt(self.C)
+            return
+        if self.gen - self.eig_gen < P.eig_every:
+            return
+        self.eig_gen = self.gen
+        with blas_threads(1):
+            ev, B = np.linalg.eigh(self.C)
+        self.B, self.D = B, np.sqrt(np.maximum(ev, 1e-300))
+
+    def _bookkeep(self, values: np.ndarray) -> None:
+        slot = (self.gen - 1) % _HIST
+        self.hist_best[slot] = float(values.min())
+        self.hist_median[slot] = float(np.median(values))
+
+    def _recent(self, ring: np.ndarray, k: int, skip: int = 0) -> np.ndarray:
+        """The values of generations gen - skip - k .. gen - skip - 1 of this run."""
+        idx = (np.arange(self.gen - skip - k, self.gen - skip)) % _HIST
+        return ring[idx]
+
+    def _stop(self, P: _Params, values: np.ndarray) -> str:
+        """The first termination criterion that holds for this run ('' for none)."""
+        d = self.x.size
+        sigma = self.sigma
+        diag = self.C if self._sep else np.diag(self.C)
+        if not (np.isfinite(sigma) and np.isfinite(diag).all() and np.isfinite(self.x).all()):
+            return "numerics"
+        k = min(P.hist, self.gen, _HIST)
+        recent = self._recent(self.hist_best, k)
+        if self.gen >= P.hist and max(recent.max(), values.max()) - min(
+                recent.min(), values.min()) < _TOLFUN:
+            return "tolfun"
+        if self.gen >= P.hist and recent.max() - recent.min() < _TOLFUNHIST:
+            return "tolfunhist"
+        if (sigma * np.sqrt(diag) < _TOLX * self.run_sigma0).all() and (
+                np.abs(sigma * self.pc) < _TOLX * self.run_sigma0).all():
+            return "tolx"
+        if sigma * float(self.D.max()) > _TOLUPSIGMA * self.run_sigma0:
+            return "tolupsigma"
+        if (self.D.max() / self.D.min()) ** 2 > _CONDITIONCOV:
+            return "conditioncov"
+        m = self.x.astype(np.float64)
+        i = self.gen % d
+        axis = (0.1 * sigma * self.D[i]) * (np.eye(1, d, i)[0] if self._sep else self.B[:, i])
+        if (m + axis == m).all():
+            return "noeffectaxis"
+        if (m + 0.2 * sigma * np.sqrt(diag) == m).any():
+            return "noeffectcoord"
+        n_stag = 120 + math.ceil(30 * d / P.lam)
+        if self.gen > n_stag and self.gen >= 40:
+            width = min(max(20, int(0.3 * self.gen)), _HIST)
+            if width >= 40:
+                new_b, old_b = self._recent(self.hist_best, 20), self._recent(
+                    self.hist_best, 20, width - 20)
+                new_m, old_m = self._recent(self.hist_median, 20), self._recent(
+                    self.hist_median, 20, width - 20)
+                if (np.median(new_b) >= np.median(old_b)
+                        and np.median(new_m) >= np.median(old_m)):
+                    return "stagnation"
+        return ""
+
+    def _restart(self, why: str) -> None:
+        if self.n_restarts >= self.restarts:
+            self.status = why  # the run goes on: no restarts left
+            return
+        used = float(self.gen * self.popsize)
+        self.last_stop = why
+        self.n_restarts += 1
+        if self.restart_mode == "ipop":
+            self._new_run(max(2, round(self.popsize * self.popsize_factor)), self.sigma0)
+            return
+        # BIPOP: the regime that spent fewer evaluations goes next (the first run and the
+        # large regime's runs count as large); small runs draw their size and step size
+        if self.status == "small":
+            self.evals_small += used
+        else:
+            self.evals_large += used
+        if self.evals_large <= self.evals_small:
+            self.n_large += 1
+            lam = max(2, round(self.popsize0 * self.popsize_factor ** self.n_large))
+            self._new_run(lam, self.sigma0)
+            return
+        u = self._uniforms(2)
+        large = self.popsize0 * self.popsize_factor ** self.n_large
+        lam = max(2, int(self.popsize0 * (0.5 * large / self.popsize0) ** (u[0] ** 2)))
+        self._new_run(lam, self.sigma0 * 10 ** (-2 * u[1]))
+        self.status = "small"
+
+    def _uniforms(self, n: int) -> np.ndarray:
+        """n uniforms in [0, 1) from the stream (direction words of this step)."""
+        z = directions(1, n, dist="normal", rng=self._rng, step=self.t, dtype=np.float64,
+                       start=self.popsize)[0]
+        return 0.5 * (1 + np.vectorize(math.erf)(z / math.sqrt(2)))
+
+    # -- state -------------------------------------------------------------------------
+    _SCALARS: ClassVar[tuple[str, ...]] = (
+        "sigma", "run_sigma0", "evals_large", "evals_small")
+    _INTS: ClassVar[tuple[str, ...]] = ("popsize", "gen", "eig_gen", "n_restarts", "n_large")
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        out = super().state_dict()
+        for k in self._SCALARS:
+            out[k] = np.array(getattr(self, k), dtype=np.float64)
+        for k in self._INTS:
+            out[k] = np.array(getattr(self, k), dtype=np.int64)
+        for k in self._matrices():
+            out[k] = np.array(getattr(self, k), copy=True)
+        out["status"] = np.array(self.status)
+        out["last_stop"] = np.array(self.last_stop)
+        return out
+
+    def _matrices(self) -> dict[str, tuple[int, ...]]:
+        d = self.x.size
+        shapes: dict[str, tuple[int, ...]] = {"pc": (d,), "ps": (d,), "D": (d,),
+                                              "hist_best": (_HIST,),
+                  "hist_median": (_HIST,)}
+        shapes["C"] = (d,) if self._sep else (d, d)
+        if not self._sep:
+            shapes["B"] = (d, d)
+        return shapes
+
+    def _state_fields(self) -> dict[str, _Field]:
+        fields = super()._state_fields()
+        f64 = np.dtype(np.float64)
+        for k in self._SCALARS:
+            fields[k] = _Field((), f64, 0.0, k in ("sigma", "run_sigma0"))
+        for k in self._INTS:
+            fields[k] = _Field((), "int", 2 if k == "popsize" else 0, high=2**62)
+        for k, shape in self._matrices().items():
+            fields[k] = _Field(shape, f64, 0.0 if k == "D" else -math.inf,
+                               nan=k.startswith("hist"))
+        fields["status"] = _Field((), "str")
+        fields["last_stop"] = _Field((), "str")
+        return fields
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        super()._set_state(state)
+        for k in self._SCALARS:
+            setattr(self, k, float(state[k]))
+        for k in self._INTS:
+            setattr(self, k, int(state[k]))
+        for k in self._matrices():
+            setattr(self, k, np.array(state[k], dtype=np.float64, copy=True))
+        self.status = str(state["status"])
+        self.last_stop = str(state["last_stop"])
+
+    _RUN_STATE: ClassVar[tuple[str, ...]] = (
+        "sigma", "run_sigma0", "evals_large", "evals_small", "popsize", "gen", "eig_gen",
+        "n_restarts", "n_large", "pc", "ps", "C", "D", "hist_best", "hist_median", "status",
+        "last_stop")
+
+    def _snapshot(self) -> dict[str, Any]:
+        # the update rebinds every array it changes, except the history rings: copied
+        snap = super()._snapshot()
+        for k in self._RUN_STATE + (() if self._sep else ("B",)):
+            v = getattr(self, k)
+            snap[k] = v.copy() if k.startswith("hist") else v
+        return snap
+
+
+class SepCMA(CMA):
+    r"""sep-CMA-ES: CMA-ES with a diagonal covariance (O(d) time and memory per sample).
+
+    The same parameters as :class:`CMA`, with ``active=False`` by default (a
+    diagonal ``C`` has no bound on its negative update that keeps every entry
+    positive; the entries are floored at the smallest double).  The learning
+    rates ``c1`` and ``c_mu`` are ``(d + 2) / 3`` times CMA's (Ros and Hansen
+    2008).
+    """
+
+    name = "sep-cma"
+    _sep = True
+
+    def __init__(self, x0: Any, *, sigma: float | None = None, popsize: int | None = None,
+                 active: bool = False, restarts: int = 0, restart_mode: str = "ipop",
+                 popsize_factor: float = 2.0, scale: float | None = None, rng: Any = None):
+        super().__init__(x0, sigma=sigma, popsize=popsize, active=active, restarts=restarts,
+                         restart_mode=restart_mode, popsize_factor=popsize_factor,
+                         scale=scale, rng=rng)
+
+
+class _GenerationInfo:
+    """What a generation reports (as the other methods' estimate infos)."""
+
+    def __init__(self, values: np.ndarray, nfev: int, popsize: int, sigma: float):
+        self.values = values
+        self.nfev = nfev
+        self.popsize = popsize
+        self.sigma = sigma
+
+    def __repr__(self) -> str:
+        return (f"GenerationInfo(nfev={self.nfev}, popsize={self.popsize}, "
+                f"sigma={self.sigma:.4g}, best={float(self.values.min()):.6g})")
