@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import zoopt
-from zoopt.optimize import CMA, SepCMA
+from zoopt.optimize import CMA, LMMAES, SepCMA
 from zoopt.random import directions
 
 import reference as ref
@@ -268,3 +268,48 @@ def test_float32_x0_and_bounds():
     assert res.x.dtype == np.float32
     assert (res.x >= 0.5).all()
     assert res.fun == pytest.approx(6 * 0.25, rel=1e-3)
+
+
+def test_lm_ma_es_generations_match_the_papers_algorithm():
+    """LM-MA-ES against Algorithm 1 of Loshchilov, Glasmachers and Beyer (2019) written
+    sample by sample: d_i from z_i through the m factors in order, the mean moved by
+    the weighted d's (not T times the weighted z's), each M_j its own path."""
+    d = 30
+    opt = LMMAES(np.linspace(-2, 2, d), sigma=0.5, n_vectors=5, rng=1)
+    f = lambda X: ellipsoid(X, 1e3)  # noqa: E731
+    for _ in range(12):
+        P = opt._params()
+        m0, s0, ps0, M0, gen = opt.x.copy(), opt.sigma, opt.ps.copy(), opt.M.copy(), opt.gen
+        z = directions(opt.popsize, d, rng=opt._rng, step=opt.t)
+        dd = []
+        for zi in z:
+            di = zi.copy()
+            for j in range(min(gen, 5)):
+                di = (1 - P.cd[j]) * di + P.cd[j] * M0[j] * (M0[j] @ di)
+            dd.append(di)
+        X = opt.ask()
+        np.testing.assert_allclose(X, m0 + s0 * np.array(dd), rtol=1e-12, atol=1e-13)
+        values = f(X)
+        opt.tell(values)
+        order = np.argsort(values, kind="stable")[: P.mu]
+        wz = sum(P.w[i] * z[k] for i, k in enumerate(order))
+        wd = sum(P.w[i] * dd[k] for i, k in enumerate(order))
+        ps = (1 - P.cs) * ps0 + math.sqrt(P.mueff * P.cs * (2 - P.cs)) * wz
+        M = np.array([(1 - P.cc[j]) * M0[j] + math.sqrt(P.mueff * P.cc[j] * (2 - P.cc[j])) * wz
+                      for j in range(5)])
+        np.testing.assert_allclose(opt.ps, ps, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(opt.M, M, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(opt.x, m0 + s0 * wd, rtol=1e-12, atol=1e-13)
+        assert opt.sigma == pytest.approx(s0 * math.exp(P.cs / 2 * (ps @ ps / d - 1)),
+                                          rel=1e-12)
+
+
+def test_lm_ma_es_memory_is_m_d_and_it_converges_on_the_sphere():
+    d = 2000
+    res = zoopt.minimize(sphere, np.ones(d), method="lm-ma-es", maxfev=60_000, rng=0,
+                         target=1e-3 * d)
+    opt = LMMAES(np.ones(d), rng=0)
+    state = opt.state_dict()
+    assert state["M"].shape == (opt.n_vectors, d)
+    assert all(v.size <= opt.n_vectors * d for v in state.values())
+    assert res.status == 0, res.message

@@ -25,7 +25,7 @@ ALL = sorted(METHODS)
 
 def _make(name, x0, rng=3):
     kw = {"zo-sgd": {"momentum": 0.5, "nesterov": True}, "zo-adam": {}, "es": {},
-          "spsa": {}, "snes": {}, "cma": {}, "sep-cma": {}}[name]
+          "spsa": {}, "snes": {}, "cma": {}, "sep-cma": {}, "lm-ma-es": {}}[name]
     return METHODS[name](x0, rng=rng, **kw)
 
 

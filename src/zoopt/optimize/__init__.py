@@ -4,7 +4,7 @@ from typing import Any
 
 from zoopt.optimize import _minimize
 from zoopt.optimize._base import Optimizer, OptimizeResult
-from zoopt.optimize._cma import CMA, SepCMA
+from zoopt.optimize._cma import CMA, LMMAES, SepCMA
 from zoopt.optimize._methods import ES, SNES, SPSA, ZOSGD, ZOAdam
 from zoopt.optimize._minimize import METHODS, minimize
 from zoopt.optimize._scipy import scipy_method
@@ -12,6 +12,7 @@ from zoopt.optimize._scipy import scipy_method
 __all__ = [
     "CMA",
     "ES",
+    "LMMAES",
     "METHODS",
     "SNES",
     "SPSA",

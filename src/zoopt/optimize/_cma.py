@@ -52,7 +52,7 @@ from zoopt._validation import check_bool, check_choice, check_float, check_int
 from zoopt.optimize._base import Optimizer, _Field
 from zoopt.random import directions
 
-__all__ = ["CMA", "SepCMA"]
+__all__ = ["CMA", "LMMAES", "SepCMA"]
 
 _HIST = 1024  # generations of best and median values kept (the stagnation test)
 # pycma's default termination thresholds
@@ -167,7 +167,7 @@ class CMA(Optimizer):
         self.evals_small = 0.0
         self.n_large = 0  # restarts of the large regime so far
         self.last_stop = ""
-        self._params_cache: dict[int, _Params] = {}
+        self._params_cache: dict[int, Any] = {}
         self._new_run(self.popsize0, self.sigma0)
 
     # -- runs ------------------------------------------------------------------------
@@ -298,18 +298,38 @@ class CMA(Optimizer):
 
     def _stop(self, P: _Params, values: np.ndarray) -> str:
         """The first termination criterion that holds for this run ('' for none)."""
-        d = self.x.size
         sigma = self.sigma
         diag = self.C if self._sep else np.diag(self.C)
         if not (np.isfinite(sigma) and np.isfinite(diag).all() and np.isfinite(self.x).all()):
             return "numerics"
-        k = min(P.hist, self.gen, _HIST)
+        return self._stop_values(P.hist, P.lam, values) or self._stop_shape(diag)
+
+    def _stop_values(self, hist: int, lam: int, values: np.ndarray) -> str:
+        """The criteria on the values seen: tolfun, tolfunhist, stagnation."""
+        d = self.x.size
+        k = min(hist, self.gen, _HIST)
         recent = self._recent(self.hist_best, k)
-        if self.gen >= P.hist and max(recent.max(), values.max()) - min(
+        if self.gen >= hist and max(recent.max(), values.max()) - min(
                 recent.min(), values.min()) < _TOLFUN:
             return "tolfun"
-        if self.gen >= P.hist and recent.max() - recent.min() < _TOLFUNHIST:
+        if self.gen >= hist and recent.max() - recent.min() < _TOLFUNHIST:
             return "tolfunhist"
+        n_stag = 120 + math.ceil(30 * d / lam)
+        if self.gen > n_stag and self.gen >= 40:
+            width = min(max(20, int(0.3 * self.gen)), _HIST)
+            if width >= 40:
+                new_b, old_b = self._recent(self.hist_best, 20), self._recent(
+                    self.hist_best, 20, width - 20)
+                new_m, old_m = self._recent(self.hist_median, 20), self._recent(
+                    self.hist_median, 20, width - 20)
+                if (np.median(new_b) >= np.median(old_b)
+                        and np.median(new_m) >= np.median(old_m)):
+                    return "stagnation"
+        return ""
+
+    def _stop_shape(self, diag: np.ndarray) -> str:
+        """The criteria on the distribution: tolx, tolupsigma, conditioncov, noeffect*."""
+        d, sigma = self.x.size, self.sigma
         if (sigma * np.sqrt(diag) < _TOLX * self.run_sigma0).all() and (
                 np.abs(sigma * self.pc) < _TOLX * self.run_sigma0).all():
             return "tolx"
@@ -324,17 +344,6 @@ class CMA(Optimizer):
             return "noeffectaxis"
         if (m + 0.2 * sigma * np.sqrt(diag) == m).any():
             return "noeffectcoord"
-        n_stag = 120 + math.ceil(30 * d / P.lam)
-        if self.gen > n_stag and self.gen >= 40:
-            width = min(max(20, int(0.3 * self.gen)), _HIST)
-            if width >= 40:
-                new_b, old_b = self._recent(self.hist_best, 20), self._recent(
-                    self.hist_best, 20, width - 20)
-                new_m, old_m = self._recent(self.hist_median, 20), self._recent(
-                    self.hist_median, 20, width - 20)
-                if (np.median(new_b) >= np.median(old_b)
-                        and np.median(new_m) >= np.median(old_m)):
-                    return "stagnation"
         return ""
 
     def _restart(self, why: str) -> None:
@@ -422,15 +431,10 @@ class CMA(Optimizer):
         self.status = str(state["status"])
         self.last_stop = str(state["last_stop"])
 
-    _RUN_STATE: ClassVar[tuple[str, ...]] = (
-        "sigma", "run_sigma0", "evals_large", "evals_small", "popsize", "gen", "eig_gen",
-        "n_restarts", "n_large", "pc", "ps", "C", "D", "hist_best", "hist_median", "status",
-        "last_stop")
-
     def _snapshot(self) -> dict[str, Any]:
         # the update rebinds every array it changes, except the history rings: copied
         snap = super()._snapshot()
-        for k in self._RUN_STATE + (() if self._sep else ("B",)):
+        for k in (*self._SCALARS, *self._INTS, *self._matrices(), "status", "last_stop"):
             v = getattr(self, k)
             snap[k] = v.copy() if k.startswith("hist") else v
         return snap
@@ -455,6 +459,173 @@ class SepCMA(CMA):
         super().__init__(x0, sigma=sigma, popsize=popsize, active=active, restarts=restarts,
                          restart_mode=restart_mode, popsize_factor=popsize_factor,
                          scale=scale, rng=rng)
+
+
+class _LMParams:
+    """LM-MA-ES's parameters for one population size (Loshchilov, Glasmachers and Beyer
+    2019, Algorithm 1 and Section IV); the rates the paper gives for large d are capped
+    where small d would take them to 1 or past it."""
+
+    def __init__(self, d: int, lam: int, n_vectors: int):
+        self.lam = lam
+        self.mu = mu = lam // 2
+        w = math.log(mu + 0.5) - np.log(np.arange(1, mu + 1, dtype=np.float64))
+        self.w = w / w.sum()
+        self.mueff = float(1 / (self.w * self.w).sum())
+        self.cs = min(0.5, 2 * lam / d)
+        j = np.arange(n_vectors, dtype=np.float64)
+        self.cd = 1 / (1.5**j * d)  # how much each direction vector shapes the samples
+        self.cc = np.minimum(1.0, lam / (4.0**j * d))  # how fast each one learns
+        self.hist = 10 + math.ceil(30 * d / lam)
+
+
+class LMMAES(CMA):
+    r"""LM-MA-ES: limited-memory matrix adaptation, O(m d) memory and time per sample.
+
+    A sample is :math:`x_k = m + \sigma d_k` with :math:`d_k = T z_k` and
+    :math:`T = \prod_j ((1 - c_{d,j}) I + c_{d,j} M_j M_j^T)` over ``m``
+    direction vectors :math:`M_j`, each an evolution path of the weighted sum
+    :math:`\sum_i w_i z_{i:\lambda}` with its own rate.  Because ``T`` is
+    linear, the mean's move :math:`\sigma\sum_i w_i d_{i:\lambda}` is
+    :math:`\sigma T \sum_i w_i z_{i:\lambda}`: one weighted sum of stream
+    directions (regenerated, never stored) and one product with ``T``
+    (I. Loshchilov, T. Glasmachers and H.-G. Beyer, "Large scale black-box
+    optimization by limited-memory matrix adaptation", IEEE TEC 23, 2019).
+    Samples are built and evaluated in blocks, so memory is ``O(m d)`` plus
+    one block.  The step size follows the squared norm of its path, as in the
+    paper.
+
+    Parameters
+    ----------
+    x0, sigma, popsize, restarts, restart_mode, popsize_factor, scale, rng
+        As for :class:`CMA` (no ``active``: the weights are positive).
+    n_vectors : int >= 1, optional
+        The number ``m`` of direction vectors (default ``4 + floor(3 ln d)``).
+    """
+
+    name = "lm-ma-es"
+
+    def __init__(self, x0: Any, *, sigma: float | None = None, popsize: int | None = None,
+                 n_vectors: int | None = None, restarts: int = 0, restart_mode: str = "ipop",
+                 popsize_factor: float = 2.0, scale: float | None = None, rng: Any = None):
+        d = np.size(x0)
+        self.n_vectors = (4 + int(3 * math.log(max(d, 1))) if n_vectors is None
+                          else check_int(n_vectors, "n_vectors", "LMMAES", low=1))
+        super().__init__(x0, sigma=sigma, popsize=popsize, active=False, restarts=restarts,
+                         restart_mode=restart_mode, popsize_factor=popsize_factor,
+                         scale=scale, rng=rng)
+
+    def _params(self) -> Any:
+        lam = self.popsize
+        if lam not in self._params_cache:
+            self._params_cache[lam] = _LMParams(self.x.size, lam, self.n_vectors)
+        return self._params_cache[lam]
+
+    def _new_run(self, popsize: int, sigma: float) -> None:
+        d = self.x.size
+        self.popsize = int(popsize)
+        self.sigma = float(sigma)
+        self.run_sigma0 = float(sigma)
+        self.x = self.x0.astype(self.x.dtype)
+        self.ps = np.zeros(d)
+        self.M = np.zeros((self.n_vectors, d))
+        self.gen = 0
+        self.eig_gen = 0
+        self.hist_best = np.full(_HIST, np.nan)
+        self.hist_median = np.full(_HIST, np.nan)
+        self.status = "running"
+
+    def _transform(self, Z: np.ndarray) -> np.ndarray:
+        """T applied to the rows of Z: the vectors learned so far, in order.
+
+        Each factor is a rank-one change, so the result is ``s Z + Q M`` with a scalar
+        ``s`` and coefficients ``Q`` (rows x m) that follow the factors through the Gram
+        matrix ``M M^T``: two matrix products of ``O(rows m d)`` in all."""
+        P = self._params()
+        k = min(self.gen, self.n_vectors)
+        if k == 0:
+            return Z.copy()
+        M = self.M[:k]
+        cached = getattr(self, "_gram", None)
+        if cached is None or cached[0] is not self.M:  # M is rebound by each update
+            with blas_threads(1):
+                cached = self._gram = (self.M, M @ M.T)
+        G = cached[1]
+        with blas_threads(1):
+            ZM = Z @ M.T
+        scale = 1.0
+        Q = np.zeros((Z.shape[0], k))
+        for j in range(k):  # a loop over the m vectors, each O(rows m)
+            proj = scale * ZM[:, j] + Q @ G[:, j]  # out @ M_j
+            scale *= 1 - P.cd[j]
+            Q *= 1 - P.cd[j]
+            Q[:, j] += P.cd[j] * proj
+        with blas_threads(1):
+            return scale * Z + Q @ M
+
+    def _estimate(self, fun: Any, **kw: Any) -> tuple[Any, Any]:
+        probes = make_probes(fun, kw["vectorized"], kw["nan_policy"], self._caller,
+                             kw["executor"])
+        d, lam, mean = self.x.size, self.popsize, self.x
+        rows = max(1, min(lam, (16 << 20) // (8 * d)))  # a block of samples: 16 MiB
+        values = np.empty(lam)
+        best: tuple[float, Any] = (math.inf, None)
+        sig = mean.dtype.type(self.sigma)
+        for i0 in range(0, lam, rows):
+            m = min(rows, lam - i0)
+            Z = directions(m, d, dist="normal", rng=self._rng, step=self.t, start=i0)
+            Y = self._transform(Z).astype(mean.dtype)
+            v = probes.matrix_values(mean, self.sigma, lambda a, b, Y=Y: Y[a : a + b], m,
+                                     False, kw["batch_size"])[:, 0]
+            if kw["nan_policy"] == "worst":
+                v, _ = replace_nonfinite(v, None, self._caller)
+            values[i0 : i0 + m] = v
+            k = int(np.argmin(v))
+            if v[k] < best[0] or best[1] is None:
+                best = (float(v[k]), mean + sig * Y[k])
+        self.last = {"best": best}
+        return values, _GenerationInfo(values, probes.nfev, lam, self.sigma)
+
+    def _apply(self, est: Any) -> None:
+        from zoopt._engine import weighted_sum
+        from zoopt.random import _Stream
+
+        values = est
+        P = self._params()
+        d, lam = self.x.size, self.popsize
+        order = np.argsort(values, kind="stable")
+        w = np.zeros(lam)
+        w[order[: P.mu]] = P.w  # the weights by sample index
+        stream = _Stream(self.key, self.t, "normal", np.dtype(np.float64), d)
+        wz = weighted_sum(w, stream, stream.scales(0, lam))  # sum_i w_i z_i:lambda
+        step = self._transform(wz[None])[0]  # T (sum w z) = sum w d
+        self.ps = (1 - P.cs) * self.ps + math.sqrt(P.mueff * P.cs * (2 - P.cs)) * wz
+        root = np.sqrt(P.mueff * P.cc * (2 - P.cc))
+        self.M = (1 - P.cc)[:, None] * self.M + root[:, None] * wz
+        m = self.x.astype(np.float64) + self.sigma * step
+        self.sigma *= math.exp(P.cs / 2 * (float(self.ps @ self.ps) / d - 1))
+        self.x = m.astype(self.x.dtype)
+        self.gen += 1
+        self._bookkeep(values)
+        stop = ""
+        if not (np.isfinite(self.sigma) and np.isfinite(self.x).all()):
+            stop = "numerics"
+        stop = stop or self._stop_values(P.hist, lam, values)
+        if not stop and self.sigma < _TOLX * self.run_sigma0:
+            stop = "tolx"
+        if not stop and self.sigma > _TOLUPSIGMA * self.run_sigma0:
+            stop = "tolupsigma"
+        if stop:
+            self._restart(stop)
+
+    def best_probe(self) -> tuple[float, np.ndarray] | None:
+        best = self.last.get("best") if self.last else None
+        return best if best is not None and best[1] is not None else None
+
+    def _matrices(self) -> dict[str, tuple[int, ...]]:
+        d = self.x.size
+        return {"ps": (d,), "M": (self.n_vectors, d), "hist_best": (_HIST,),
+                "hist_median": (_HIST,)}
 
 
 class _GenerationInfo:

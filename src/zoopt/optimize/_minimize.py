@@ -37,7 +37,7 @@ from zoopt.optimize._base import (
     _result_class,
     _zip_members,
 )
-from zoopt.optimize._cma import CMA, SepCMA
+from zoopt.optimize._cma import CMA, LMMAES, SepCMA
 from zoopt.optimize._methods import ES, SNES, SPSA, ZOSGD, ZOAdam
 from zoopt.random import _MAX_STEP
 
@@ -80,6 +80,7 @@ METHODS: dict[str, type[Optimizer]] = {
     "snes": SNES,
     "cma": CMA,
     "sep-cma": SepCMA,
+    "lm-ma-es": LMMAES,
 }
 
 _COMMON = {  # minimize(sigma=, n_dirs=, lr=) -> constructor keyword, per method
@@ -90,10 +91,11 @@ _COMMON = {  # minimize(sigma=, n_dirs=, lr=) -> constructor keyword, per method
     "snes": {"sigma": "sigma", "n_dirs": "popsize", "lr": "lr_mean"},
     "cma": {"sigma": "sigma", "n_dirs": "popsize"},
     "sep-cma": {"sigma": "sigma", "n_dirs": "popsize"},
+    "lm-ma-es": {"sigma": "sigma", "n_dirs": "popsize"},
 }
 # methods whose best sample stands in for the mean: the mean is not evaluated after each
 # step unless eval_mean=True is passed
-_NO_MEAN = ("cma", "sep-cma")
+_NO_MEAN = ("cma", "sep-cma", "lm-ma-es")
 
 STATUS = {
     0: "target reached",
