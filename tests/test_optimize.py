@@ -172,18 +172,21 @@ def test_stopping_rules():
     assert res.status == 0
     assert res.success
     assert res.fun <= 1e-6
-    res = minimize(sphere, np.ones(3), maxfev=100, rng=0)
+    res = minimize(sphere, np.ones(3), method="zo-adam", maxfev=100, rng=0)
     assert res.status == 1
     assert 100 - 33 < res.nfev <= 100  # no step that would pass the budget is started
     assert "evaluations" in res.message
-    for method in ("zo-sgd", "zo-adam", "es", "spsa", "snes"):
+    for method in ("auto", *METHODS):
         for budget in (1, 34, 250):  # maxfev=1 used to give 33 evaluations
             r = minimize(sphere, np.ones(3), method=method, maxfev=budget, rng=0)
             assert r.nfev <= budget, (method, budget)
-    res = minimize(sphere, np.ones(3), maxiter=7, rng=0)
+    res = minimize(sphere, np.ones(3), method="zo-adam", maxiter=7, rng=0)
     assert res.status == 2
     assert res.nit == 7
     assert res.nfev == 1 + 7 * (2 * 16 + 1)  # x0, then 7 steps of 32 probes and the mean
+    res = minimize(sphere, np.ones(3), maxiter=7, rng=0)  # auto: CMA-ES, popsize 7
+    assert res.nfev == 1 + 7 * 7 + 1  # x0, 7 generations, the final mean
+    assert res.message.endswith("(auto: cma with BIPOP restarts, d = 3 <= 100)")
 
 
 def test_keyboard_interrupt_returns_best_so_far():
@@ -219,7 +222,8 @@ def test_bounds_probes_never_leave_the_box():
 def test_scipy_bounds_object_accepted():
     from scipy.optimize import Bounds
 
-    res = minimize(sphere, np.full(3, 2.0), bounds=Bounds(1.0, 3.0), maxiter=50, lr=0.1, rng=0)
+    res = minimize(sphere, np.full(3, 2.0), bounds=Bounds(1.0, 3.0), maxiter=50, lr=0.1, rng=0,
+                   method="zo-adam")
     np.testing.assert_allclose(res.x_mean, 1.0, atol=0.05)
 
 
@@ -260,7 +264,7 @@ def test_nonfinite_values_raise_or_count_as_worst():
 def test_progress_bar_runs(capsys):
     res = minimize(sphere, np.ones(3), maxiter=5, progress=True, rng=0)
     assert res.nit == 5
-    assert "zoopt zo-adam" in capsys.readouterr().err
+    assert "zoopt cma" in capsys.readouterr().err  # what method="auto" chose
 
 
 def test_scipy_bridge():
@@ -342,7 +346,8 @@ def test_minimize_top_level_name():
 
 def test_result_prints_short_and_keeps_its_data():
     # the README's own call printed 1,923 lines (the state and the whole history)
-    res = zoopt.minimize(lambda X: (X * X).sum(1), np.ones(1000), maxiter=20, rng=0)
+    res = zoopt.minimize(lambda X: (X * X).sum(1), np.ones(1000), maxiter=20, rng=0,
+                         method="zo-adam")
     text = repr(res)
     assert len(text.splitlines()) <= 16
     assert "shape=(1000,)" in text
@@ -675,7 +680,7 @@ def test_x0_outside_bounds_is_clipped_with_a_warning():
 
 def test_tol_stops_when_the_best_value_stalls():
     x0 = np.ones(3)
-    res = minimize(sphere, x0, maxiter=2000, tol=1e-3, rng=0)
+    res = minimize(sphere, x0, maxiter=2000, tol=1e-3, rng=0, method="zo-adam")
     assert res.status == 3
     assert res.success
     assert "tol" in res.message
@@ -684,9 +689,9 @@ def test_tol_stops_when_the_best_value_stalls():
     assert k - 1 - w >= 0
     assert h[k - w] - h[k] <= 1e-3 * max(abs(h[k - w]), abs(h[k]), 1.0)
     assert not (h[k - 1 - w] - h[k - 1] <= 1e-3 * max(abs(h[k - 1 - w]), abs(h[k - 1]), 1.0))
-    assert minimize(sphere, x0, maxiter=200, rng=0).nit == 200  # no tol: no such stop
+    assert minimize(sphere, x0, maxiter=200, rng=0, method="zo-adam").nit == 200  # no tol
     # the window covers at least d evaluations
-    res = minimize(sphere, np.ones(400), maxiter=100, tol=1.0, rng=0)
+    res = minimize(sphere, np.ones(400), maxiter=100, tol=1.0, rng=0, method="zo-adam")
     assert res.nit == 1 + int(np.ceil(400 / 33))
 
 
@@ -800,7 +805,7 @@ def test_constructor_errors_name_the_parameter(cls, kw, exc, match):
     ({"sigma": np.nan}, ValueError, r"'sigma' parameter of minimize .*nan"),
     ({"options": [("lr", 1.0)]}, TypeError, r"'options' parameter of minimize must be a dict"),
     ({"options": "lr=1"}, TypeError, r"'options' parameter of minimize must be a dict.*'lr=1'"),
-    ({"options": {"lr": "x"}}, TypeError, r"'lr' parameter of ZOAdam .*'x'"),
+    ({"options": {"lr": "x"}, "method": "zo-adam"}, TypeError, r"'lr' parameter of ZOAdam .*'x'"),
     ({"method": "spsa", "options": {"n_dirs": "2"}}, TypeError, r"'n_dirs' parameter of SPSA"),
     ({"bounds": "0,1"}, TypeError, r"'bounds' parameter of minimize must be .*Got '0,1'"),
     ({"bounds": [("a", 1)] * 3}, TypeError, r"'bounds' parameter of minimize .*real numbers"),
@@ -817,7 +822,7 @@ def test_minimize_errors_name_the_parameter(kw, exc, match):
 
 def test_bounds_take_none_as_no_bound():
     res = minimize(sphere, np.array([0.25, 0.5]), bounds=[(None, 0.3), (0.2, None)],
-                   maxiter=100, rng=0)
+                   maxiter=100, rng=0)  # auto: cma, its samples ranked with a penalty
     assert res.x_mean[0] <= 0.3
     assert res.x_mean[1] >= 0.2
     np.testing.assert_allclose(res.x_mean, [0.0, 0.2], atol=0.05)

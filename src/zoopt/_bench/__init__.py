@@ -14,6 +14,7 @@ TASKS = {
     "grad": "zoopt._bench.grad",
     "policy": "zoopt._bench.policy",
     "blackbox": "zoopt._bench.blackbox",
+    "bbob": "zoopt._bench.bbob",
     "highdim": "zoopt._bench.highdim",
     "parallel": "zoopt._bench.parallel",
     "metrics": "zoopt._bench.metrics",

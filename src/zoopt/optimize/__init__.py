@@ -1,4 +1,12 @@
-"""Black-box optimizers: ask/tell classes, ``minimize`` and a scipy bridge."""
+"""Black-box optimizers: ask/tell classes, ``minimize`` and a scipy bridge.
+
+* ``CMA``, ``SepCMA``, ``LMMAES``: the CMA-ES family (full, diagonal and
+  limited-memory covariance), with IPOP and BIPOP restarts; ``minimize``'s
+  default ``method="auto"`` runs CMA-ES with BIPOP restarts up to d = 100 and
+  LM-MA-ES up to d = 1e4.
+* ``ZOSGD``, ``ZOAdam``, ``ES``, ``SPSA``, ``SNES``: update rules over
+  zoopt's gradient estimators, for large d and batched objectives.
+"""
 
 from typing import Any
 

@@ -59,6 +59,22 @@ _HIST = 1024  # generations of best and median values kept (the stagnation test)
 _TOLFUN, _TOLFUNHIST, _TOLX, _TOLUPSIGMA, _CONDITIONCOV = 1e-11, 1e-12, 1e-11, 1e20, 1e14
 
 
+def _check_box(bounds: Any, d: int, caller: str) -> tuple[np.ndarray, np.ndarray] | None:
+    if bounds is None:
+        return None
+    expected = (f"The 'bounds' parameter of {caller} must be (lows, highs), two arrays of "
+                f"shape ({d},) with lows <= highs")
+    try:
+        lb, ub = (np.broadcast_to(np.asarray(b, dtype=np.float64), (d,)).copy()
+                  for b in bounds)
+    except (TypeError, ValueError):
+        raise ValueError(f"{expected}. Got {repr(bounds)[:80]} instead.") from None
+    if np.isnan(lb).any() or np.isnan(ub).any() or (lb > ub).any():
+        raise ValueError(f"{expected}, no NaN. Got lows {lb[:3].tolist()}..., highs "
+                         f"{ub[:3].tolist()}....")
+    return lb, ub
+
+
 class _Params:
     """The strategy parameters of one population size (tutorial, Table 1)."""
 
@@ -120,10 +136,23 @@ class CMA(Optimizer):
     scale : float > 0, optional
         Distance per coordinate expected to the minimum (default
         ``max(1, mean |x0|)``); used by the default ``sigma``.
+    bounds : (lows, highs), optional
+        A box (``-inf`` / ``inf`` for no bound): the values told for samples
+        outside it are taken as those of their projection onto it (what
+        :func:`zoopt.minimize` evaluates), and are ranked with a penalty
+        (Notes).  :func:`zoopt.minimize` passes its ``bounds`` here.
     rng : None, int, SeedSequence or Generator
 
     Notes
     -----
+    Bounds: the value of a sample outside the box is flat in the directions
+    that leave it, so plain ranks would let the distribution drift out.  Each
+    sample is ranked by ``f(clip(x)) + w ||x - clip(x)||^2`` with
+    ``w = 2 IQR(f) / (sigma^2 mean(diag C))``, the interquartile range of
+    the generation's values (pycma's ``BoundPenalty`` starts its weights the
+    same way), so a step outside costs about as much as the spread of a
+    generation; inside the box nothing changes.
+
     A generation at step ``t`` takes ``z = directions(popsize, d, rng=rng,
     step=t)``; a restart does not reset ``t``, so every generation of a run
     draws from its own step.  ``evals_per_step()`` is the current population.
@@ -141,9 +170,11 @@ class CMA(Optimizer):
 
     def __init__(self, x0: Any, *, sigma: float | None = None, popsize: int | None = None,
                  active: bool = True, restarts: int = 0, restart_mode: str = "ipop",
-                 popsize_factor: float = 2.0, scale: float | None = None, rng: Any = None):
+                 popsize_factor: float = 2.0, scale: float | None = None,
+                 bounds: Any = None, rng: Any = None):
         super().__init__(x0, rng=rng)
         caller = type(self).__name__
+        self.bounds = _check_box(bounds, self.x.size, caller)
         if is_device_array(self.x):
             raise TypeError(f"{caller} runs on the host: pass x0 as a NumPy array (its "
                             "linear algebra is float64 on the CPU). Got a device array.")
@@ -226,7 +257,30 @@ class CMA(Optimizer):
         best_x = mean + sig * ys[k]  # the point that was evaluated, bit for bit
         self.last = {"best": (float(values[k]), best_x)}
         info = _GenerationInfo(values, probes.nfev, self.popsize, self.sigma)
-        return (z, y, values), info
+        return (z, y, self._penalized(values, self._outside(mean, ys))), info
+
+    def _outside(self, mean: np.ndarray, Y: np.ndarray) -> np.ndarray | None:
+        """Squared distances of the samples mean + sigma Y to the box (None: no box)."""
+        if self.bounds is None:
+            return None
+        X = mean.astype(np.float64) + self.sigma * Y.astype(np.float64)
+        gap = X - X.clip(self.bounds[0], self.bounds[1])
+        return np.einsum("ij,ij->i", gap, gap)
+
+    def _penalized(self, values: np.ndarray, dist2: np.ndarray | None) -> np.ndarray:
+        """The values the ranks are taken from: with a penalty outside the box."""
+        if dist2 is None or not (dist2 > 0).any():
+            return values
+        q75, q25 = np.percentile(values, [75, 25])
+        spread = q75 - q25
+        if not np.isfinite(spread) or spread <= 0:
+            spread = max(float(np.abs(values).max()), 1.0) * 1e-3 if np.isfinite(
+                values).all() else 1.0
+        return values + (2 * spread / (self.sigma**2 * self._mean_variance())) * dist2
+
+    def _mean_variance(self) -> float:
+        """The mean of diag(C): the variance per coordinate, in units of sigma^2."""
+        return float(np.mean(self.C if self._sep else np.diag(self.C)))
 
     def best_probe(self) -> tuple[float, np.ndarray] | None:
         return self.last.get("best") if self.last else None
@@ -455,10 +509,11 @@ class SepCMA(CMA):
 
     def __init__(self, x0: Any, *, sigma: float | None = None, popsize: int | None = None,
                  active: bool = False, restarts: int = 0, restart_mode: str = "ipop",
-                 popsize_factor: float = 2.0, scale: float | None = None, rng: Any = None):
+                 popsize_factor: float = 2.0, scale: float | None = None,
+                 bounds: Any = None, rng: Any = None):
         super().__init__(x0, sigma=sigma, popsize=popsize, active=active, restarts=restarts,
                          restart_mode=restart_mode, popsize_factor=popsize_factor,
-                         scale=scale, rng=rng)
+                         scale=scale, bounds=bounds, rng=rng)
 
 
 class _LMParams:
@@ -497,7 +552,7 @@ class LMMAES(CMA):
 
     Parameters
     ----------
-    x0, sigma, popsize, restarts, restart_mode, popsize_factor, scale, rng
+    x0, sigma, popsize, restarts, restart_mode, popsize_factor, scale, bounds, rng
         As for :class:`CMA` (no ``active``: the weights are positive).
     n_vectors : int >= 1, optional
         The number ``m`` of direction vectors (default ``4 + floor(3 ln d)``).
@@ -507,13 +562,14 @@ class LMMAES(CMA):
 
     def __init__(self, x0: Any, *, sigma: float | None = None, popsize: int | None = None,
                  n_vectors: int | None = None, restarts: int = 0, restart_mode: str = "ipop",
-                 popsize_factor: float = 2.0, scale: float | None = None, rng: Any = None):
+                 popsize_factor: float = 2.0, scale: float | None = None,
+                 bounds: Any = None, rng: Any = None):
         d = np.size(x0)
         self.n_vectors = (4 + int(3 * math.log(max(d, 1))) if n_vectors is None
                           else check_int(n_vectors, "n_vectors", "LMMAES", low=1))
         super().__init__(x0, sigma=sigma, popsize=popsize, active=False, restarts=restarts,
                          restart_mode=restart_mode, popsize_factor=popsize_factor,
-                         scale=scale, rng=rng)
+                         scale=scale, bounds=bounds, rng=rng)
 
     def _params(self) -> Any:
         lam = self.popsize
@@ -569,6 +625,7 @@ class LMMAES(CMA):
         d, lam, mean = self.x.size, self.popsize, self.x
         rows = max(1, min(lam, (16 << 20) // (8 * d)))  # a block of samples: 16 MiB
         values = np.empty(lam)
+        dist2 = None if self.bounds is None else np.empty(lam)
         best: tuple[float, Any] = (math.inf, None)
         sig = mean.dtype.type(self.sigma)
         for i0 in range(0, lam, rows):
@@ -580,11 +637,14 @@ class LMMAES(CMA):
             if kw["nan_policy"] == "worst":
                 v, _ = replace_nonfinite(v, None, self._caller)
             values[i0 : i0 + m] = v
+            if dist2 is not None:
+                dist2[i0 : i0 + m] = self._outside(mean, Y)
             k = int(np.argmin(v))
             if v[k] < best[0] or best[1] is None:
                 best = (float(v[k]), mean + sig * Y[k])
         self.last = {"best": best}
-        return values, _GenerationInfo(values, probes.nfev, lam, self.sigma)
+        return (self._penalized(values, dist2),
+                _GenerationInfo(values, probes.nfev, lam, self.sigma))
 
     def _apply(self, est: Any) -> None:
         from zoopt._engine import weighted_sum
@@ -617,6 +677,10 @@ class LMMAES(CMA):
             stop = "tolupsigma"
         if stop:
             self._restart(stop)
+
+    def _mean_variance(self) -> float:
+        # T's factors shrink or stretch along the m vectors only: about 1 per coordinate
+        return 1.0
 
     def best_probe(self) -> tuple[float, np.ndarray] | None:
         best = self.last.get("best") if self.last else None

@@ -109,6 +109,30 @@ STATUS = {
 }
 
 
+# method="auto": full CMA-ES up to this dimension, LM-MA-ES up to _AUTO_LM, zo-adam above
+_AUTO_CMA, _AUTO_LM = 100, 10_000
+
+
+def _auto(d: int, on_device: bool, options: Any) -> tuple[str, str]:
+    """The method ``method="auto"`` runs, and the sentence that says why.
+
+    Comparison-based methods with covariance learning solve small, ill-conditioned,
+    multimodal problems in the fewest evaluations: CMA-ES with BIPOP restarts while its
+    O(d^2) work per sample is small; LM-MA-ES (O(m d) memory) above; beyond 1e4
+    dimensions the gradient estimator with Adam, whose probes are regenerated from the
+    stream and evaluate fastest there.  On a GPU only the gradient methods run."""
+    if on_device:
+        return "zo-adam", "auto: zo-adam, the x0 is on a GPU, where the CMAs do not run"
+    if d <= _AUTO_CMA:
+        if options is None or "restarts" not in options:
+            return "cma", (f"auto: cma with BIPOP restarts, d = {d} <= {_AUTO_CMA}")
+        return "cma", f"auto: cma, d = {d} <= {_AUTO_CMA}"
+    if d <= _AUTO_LM:
+        return "lm-ma-es", (f"auto: lm-ma-es with IPOP restarts, {_AUTO_CMA} < d = {d} <= "
+                            f"{_AUTO_LM}, where a full covariance costs too much per sample")
+    return "zo-adam", f"auto: zo-adam, d = {d} > {_AUTO_LM}"
+
+
 def _check_bounds(bounds: Any, d: int) -> tuple[np.ndarray, np.ndarray] | None:
     if bounds is None:
         return None
@@ -308,7 +332,7 @@ def _save_atomic(path: str, arrays: dict[str, np.ndarray]) -> None:
         raise
 
 
-def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = "zo-adam",
+def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = "auto",
              sigma: float | None = None, n_dirs: int | None = None, lr: float | None = None,
              maxfev: int | None = None, maxiter: int | None = None, target: float | None = None,
              tol: float | None = None, bounds: Any = None,
@@ -331,8 +355,13 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
     args : tuple, optional
         Extra arguments of ``fun`` (anything but a tuple is the one extra
         argument, as in :func:`scipy.optimize.minimize`).
-    method : {"zo-adam", "zo-sgd", "es", "spsa", "snes", "cma", "sep-cma"}, optional
-        The optimizer (default "zo-adam"); see :mod:`zoopt.optimize` for each.
+    method : {"auto", "cma", "sep-cma", "lm-ma-es", "zo-adam", "zo-sgd", "es", "spsa", \
+"snes"}, optional
+        The optimizer; see :mod:`zoopt.optimize` for each.  "auto" (default)
+        chooses by dimension and says what it chose in ``message``: CMA-ES
+        with BIPOP restarts (9, as ``cma.fmin2(..., restarts=9, bipop=True)``)
+        for ``d <= 100``, LM-MA-ES with IPOP restarts for ``d <= 1e4``,
+        zo-adam above (and for an ``x0`` on a GPU).
     sigma, n_dirs, lr : optional
         The method's perturbation size, directions or population per step, and
         step size (for ``"spsa"``: ``c``, ``n_dirs`` and ``a``; for ``"es"``,
@@ -357,7 +386,8 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
     bounds : scipy.optimize.Bounds or sequence of (low, high), optional
         Box constraints.  Probes are clipped into the box before they are
         evaluated (the objective never sees a point outside), and the
-        optimizer's point is projected back into the box after each step.
+        optimizer's point is projected back into the box after each step.  A
+        finite box sets the CMAs' default ``sigma``: a fifth of its mean width.
     callback : callable, optional
         Called after each step.  As in scipy >= 1.11, a callback whose only
         parameter is named ``intermediate_result`` (positional or keyword-only)
@@ -438,9 +468,12 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
     """
     caller = "minimize"
     fun = check_callable(fun, "fun", caller)
-    method = check_choice(method, "method", caller, tuple(METHODS))
+    method = check_choice(method, "method", caller, ("auto", *METHODS))
     x0a = check_point(x0, "x0", caller)
     d = x0a.size
+    chosen = ""
+    if method == "auto":
+        method, chosen = _auto(d, is_device_array(x0a), options)
     if maxfev is not None:
         maxfev = check_int(maxfev, "maxfev", caller, low=1)
     if maxiter is not None:
@@ -494,8 +527,10 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
     for common, value in (("sigma", sigma), ("n_dirs", n_dirs), ("lr", lr)):
         if value is not None:
             if common not in _COMMON[method]:
+                how = " (chosen by method='auto'; pass a method with a step size)" if (
+                    chosen) else ""
                 raise ValueError(f"The '{common}' parameter of minimize does not apply to "
-                                 f"method {method!r} (it has no step size to set). Got "
+                                 f"method {method!r}{how}: it has no step size to set. Got "
                                  f"{common}={value!r}.")
             kwargs[_COMMON[method][common]] = value
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "x0", "rng"}
@@ -513,6 +548,17 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
         steps = [s for s in (maxiter, None if maxfev is None else maxfev // per_step)
                  if s is not None]
         kwargs["A"] = 0.1 * max(1, min(steps))
+    if method in _NO_MEAN and sigma is None and "sigma" not in kwargs and box is not None:
+        width = backend.to_host(box[1] - box[0])
+        if np.isfinite(width).all() and (width > 0).all():
+            # a box says how far to search: a fifth of its mean width (pycma's advice
+            # is a quarter to a fifth of the domain)
+            kwargs["sigma"] = 0.2 * float(np.mean(width))
+    if method in _NO_MEAN and box is not None:  # ranked with a penalty outside the box
+        kwargs["bounds"] = (backend.to_host(box[0]), backend.to_host(box[1]))
+    if chosen and method in ("cma", "lm-ma-es"):  # pycma's fmin2(restarts=9, bipop=True)
+        kwargs.setdefault("restarts", 9)
+        kwargs.setdefault("restart_mode", "bipop" if method == "cma" else "ipop")
     opt = cls(x0a, rng=rng, **kwargs)
     opt._caller = f"minimize(method={method!r})"
 
@@ -554,6 +600,7 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
     # in any phase of a step (its probes, the mean's value, a checkpoint's write) goes
     # back to, so that the checkpoint written then resumes into the uninterrupted run
     committed = _commit(opt, loop)
+    saved = False  # the checkpoint of the run's end is written
     try:
         if eval_x0 and loop["nit"] == 0 and loop["nfev"] == 0:
             # x0 is a candidate too: the result is never worse than the start
@@ -623,27 +670,30 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
                 except StopIteration:
                     status = 99
                     break
+        if checkpoint is not None:
+            _save(checkpoint, opt, loop)
+            saved = True
+        if final_mean and loop["nit"] and bool(opt.xp.isfinite(opt.x).all()):
+            # after the checkpoint: a run resumed from it goes on as if uninterrupted
+            fm = center.center(opt.x)
+            loop["nfev"] += 1
+            loop["fun_mean"] = fm
+            improve(fm, opt.x.copy())
+            if loop["history"]:
+                loop["history"][-1] = (*loop["history"][-1][:2], loop["best_f"], fm)
+            if bar is not None and by_fev:
+                _advance(bar, loop["nfev"])
     except KeyboardInterrupt:
         _rollback(opt, loop, committed)
         status = 4
     finally:
         if bar is not None:
             bar.close()
-    if checkpoint is not None:
+    if checkpoint is not None and not saved:
         _save(checkpoint, opt, loop)
-    if final_mean and status != 4 and loop["nit"] and bool(opt.xp.isfinite(opt.x).all()):
-        # after the checkpoint: a run resumed from it goes on as if uninterrupted
-        try:
-            fm = center.center(opt.x)
-        except KeyboardInterrupt:
-            status = 4
-        else:
-            loop["nfev"] += 1
-            loop["fun_mean"] = fm
-            improve(fm, opt.x.copy())
-            if loop["history"]:
-                loop["history"][-1] = (*loop["history"][-1][:2], loop["best_f"], fm)
     message = STATUS[status]
+    if chosen:
+        message = f"{message} ({chosen})"
     if status == 5:
         knob = "sigma" if method in ("snes", *_NO_MEAN) else "lr"
         message = (f"{message}: after {loop['nit']} iterations f at the mean is "

@@ -1,0 +1,50 @@
+"""``python -m zoopt bench bbob`` at its quick size, and its bookkeeping."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("cocoex")
+
+from zoopt._bench import bbob
+
+
+def test_quick_prints_the_fractions_per_method_and_group(capsys, tmp_path):
+    png = tmp_path / "ecdf.png"
+    assert bbob.main(["--quick", "--jobs", "1", "--only", "auto", "--png", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "zoopt auto" in out
+    assert "mean 51 targets" in out
+    assert "ill-conditioned f10-14" in out
+    assert png.stat().st_size > 1000
+
+
+def test_recorder_counts_point_by_point_and_stops_at_the_final_target():
+    class Problem:  # f(x) = |x|^2 + 3, f_opt = 3
+        def __call__(self, x):
+            return float(x @ x) + 3.0
+
+    rec = bbob.Recorder(Problem(), 3.0, budget=10)
+    vals = rec.batch(np.array([[10.0, 0], [1.0, 0], [0.1, 0]]))
+    np.testing.assert_allclose(vals, [103.0, 4.0, 3.01])
+    assert rec.n == 3
+    hits = np.array(rec.hits)
+    assert hits[bbob.TARGETS >= 100].tolist() == [1] * int((bbob.TARGETS >= 100).sum())
+    assert set(hits[(bbob.TARGETS < 100) & (bbob.TARGETS >= 1)]) == {2}
+    assert set(hits[(bbob.TARGETS < 1) & (bbob.TARGETS >= 0.01)]) == {3}
+    assert (hits[bbob.TARGETS < 0.01] == -1).all()
+    rec.point(np.zeros(2))  # the optimum: every target reached, then the run stops
+    assert (np.array(rec.hits) == np.where(hits > 0, hits, 4)).all()
+    with pytest.raises(bbob.StopRun):
+        rec.point(np.zeros(2))
+
+
+def test_optimum_is_cocos():
+    import cocoex
+
+    suite = cocoex.Suite("bbob", "", "dimensions:2 function_indices:1 instance_indices:1")
+    problem = suite[0]
+    f_opt = bbob._optimum(problem)
+    # f1 is the sphere around x_opt: every other point is worse
+    x = np.array(problem.initial_solution)
+    assert problem(x) > f_opt
+    assert problem(x + 1.0) > f_opt
