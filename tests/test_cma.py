@@ -313,3 +313,17 @@ def test_lm_ma_es_memory_is_m_d_and_it_converges_on_the_sphere():
     assert state["M"].shape == (opt.n_vectors, d)
     assert all(v.size <= opt.n_vectors * d for v in state.values())
     assert res.status == 0, res.message
+
+
+def test_as_a_scipy_method_on_a_function_of_one_point():
+    from scipy.optimize import minimize as sp_minimize
+    from scipy.optimize import rosen
+
+    from zoopt.optimize import scipy_method
+
+    res = sp_minimize(rosen, np.zeros(4), method=scipy_method("cma"),
+                      options={"maxfev": 6000, "rng": 0})
+    assert res.fun < 1e-6
+    auto = sp_minimize(rosen, np.zeros(4), method=scipy_method("auto"),
+                       options={"maxfev": 600, "rng": 0})
+    assert "auto: cma with BIPOP restarts" in auto.message

@@ -31,7 +31,8 @@ def scipy_method(name: str) -> Callable[..., Any]:
 
     Parameters
     ----------
-    name : {"zo-adam", "zo-sgd", "es", "spsa", "snes"}
+    name : {"auto", "cma", "sep-cma", "lm-ma-es", "zo-adam", "zo-sgd", "es", "spsa", \
+"snes"}
 
     Returns
     -------
@@ -54,7 +55,7 @@ def scipy_method(name: str) -> Callable[..., Any]:
     >>> bool(res.fun < 1e-2)
     True
     """
-    name = check_choice(name, "name", "scipy_method", tuple(METHODS))
+    name = check_choice(name, "name", "scipy_method", ("auto", *METHODS))
 
     def method(fun: Callable[..., Any], x0: Any, args: tuple[Any, ...] = (), jac: Any = None,
                hess: Any = None, hessp: Any = None, bounds: Any = None, constraints: Any = (),
