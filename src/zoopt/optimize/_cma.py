@@ -196,6 +196,7 @@ class CMA(Optimizer):
         self.n_restarts = 0
         self.evals_large = 0.0  # BIPOP: evaluations spent in each regime
         self.evals_small = 0.0
+        self.last_large = 0.0  # evaluations of the last large-regime run
         self.n_large = 0  # restarts of the large regime so far
         self.last_stop = ""
         self._params_cache: dict[int, Any] = {}
@@ -325,7 +326,7 @@ class CMA(Optimizer):
         self.gen += 1
         self._decompose(P)
         self._bookkeep(values)
-        stop = self._stop(P, values)
+        stop = self._stop(P, values) or self._small_budget()
         if stop:
             self._restart(stop)
 
@@ -400,6 +401,13 @@ class CMA(Optimizer):
             return "noeffectcoord"
         return ""
 
+    def _small_budget(self) -> str:
+        """BIPOP: a small-regime run gets at most half the evaluations of the last
+        large-regime run (Hansen 2009)."""
+        if self.status == "small" and self.gen * self.popsize >= 0.5 * self.last_large:
+            return "maxfevals"
+        return ""
+
     def _restart(self, why: str) -> None:
         if self.n_restarts >= self.restarts:
             self.status = why  # the run goes on: no restarts left
@@ -416,6 +424,7 @@ class CMA(Optimizer):
             self.evals_small += used
         else:
             self.evals_large += used
+            self.last_large = used
         if self.evals_large <= self.evals_small:
             self.n_large += 1
             lam = max(2, round(self.popsize0 * self.popsize_factor ** self.n_large))
@@ -435,7 +444,7 @@ class CMA(Optimizer):
 
     # -- state -------------------------------------------------------------------------
     _SCALARS: ClassVar[tuple[str, ...]] = (
-        "sigma", "run_sigma0", "evals_large", "evals_small")
+        "sigma", "run_sigma0", "evals_large", "evals_small", "last_large")
     _INTS: ClassVar[tuple[str, ...]] = ("popsize", "gen", "eig_gen", "n_restarts", "n_large")
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -675,6 +684,7 @@ class LMMAES(CMA):
             stop = "tolx"
         if not stop and self.sigma > _TOLUPSIGMA * self.run_sigma0:
             stop = "tolupsigma"
+        stop = stop or self._small_budget()
         if stop:
             self._restart(stop)
 
