@@ -103,8 +103,8 @@ def _scipy(method: str) -> Callable[..., None]:
 
 def entries() -> list[tuple[str, str, Callable[..., None]]]:
     """(name, module needed, runner)."""
-    out = [(f"zoopt {m}", "zoopt", _zoopt(m)) for m in ("zo-adam", "zo-sgd", "es", "spsa",
-                                                       "snes")]
+    out = [(f"zoopt {m}", "zoopt", _zoopt(m)) for m in (
+        "auto", "cma", "sep-cma", "lm-ma-es", "zo-adam", "zo-sgd", "es", "spsa", "snes")]
     out += [("pycma (sigma0=1)", "cma", _pycma), ("nevergrad NGOpt", "nevergrad", _ngopt),
             ("evosax OpenAI-ES", "evosax", _evosax("Open_ES")),
             ("evosax SNES", "evosax", _evosax("SNES")),
