@@ -142,11 +142,14 @@ class RemoteProbes:
                 _evaluate_block, self.fun, x, sigma, sigma_vec, key, stream.step, stream.dist,
                 i0, m, antithetic, self.vectorized, self.nan_policy, self.caller,
                 batch_size)))
-        per = 2 if antithetic else 1
+        return self._gather(futures, n, 2 if antithetic else 1)
+
+    def _gather(self, futures: list[tuple[int, int, Any]], n: int, per: int) -> np.ndarray:
+        """The values of the blocks submitted, in order (all cancelled if one fails)."""
         values = np.empty((n, per), dtype=np.float64)
         try:
             for i0, m, fut in futures:
-                values[i0 : i0 + m] = fut.result()
+                values[i0 : i0 + m] = np.asarray(fut.result()).reshape(m, per)
         except BaseException:
             for _, _, fut in futures:
                 fut.cancel()
@@ -172,13 +175,4 @@ class RemoteProbes:
             futures.append((i0, m, self._submit(
                 _evaluate_points, self.fun, X.reshape(m * per, -1), i0 * per, self.vectorized,
                 self.nan_policy, self.caller, batch_size)))
-        values = np.empty((n, per), dtype=np.float64)
-        try:
-            for i0, m, fut in futures:
-                values[i0 : i0 + m] = fut.result().reshape(m, per)
-        except BaseException:
-            for _, _, fut in futures:
-                fut.cancel()
-            raise
-        self.nfev += n * per
-        return values
+        return self._gather(futures, n, per)

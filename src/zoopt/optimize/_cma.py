@@ -203,31 +203,38 @@ class CMA(Optimizer):
         self._new_run(self.popsize0, self.sigma0)
 
     # -- runs ------------------------------------------------------------------------
-    def _params(self) -> _Params:
+    def _params(self) -> Any:
         lam = self.popsize
         if lam not in self._params_cache:
-            self._params_cache[lam] = _Params(self.x.size, lam, self.active, self._sep)
+            self._params_cache[lam] = self._make_params(lam)
         return self._params_cache[lam]
 
+    def _make_params(self, lam: int) -> Any:
+        return _Params(self.x.size, lam, self.active, self._sep)
+
     def _new_run(self, popsize: int, sigma: float) -> None:
-        d = self.x.size
+        """A run from x0: what every member of the family resets, then its own shape."""
         self.popsize = int(popsize)
         self.sigma = float(sigma)
         self.run_sigma0 = float(sigma)
         self.x = self.x0.astype(self.x.dtype)
+        self.ps = np.zeros(self.x.size)
+        self.gen = 0  # generations of this run
+        self.eig_gen = 0
+        self.hist_best = np.full(_HIST, np.nan)  # ring buffers, by generation of the run
+        self.hist_median = np.full(_HIST, np.nan)
+        self.status = "running"
+        self._new_shape()
+
+    def _new_shape(self) -> None:
+        d = self.x.size
         self.pc = np.zeros(d)
-        self.ps = np.zeros(d)
         if self._sep:
             self.C = np.ones(d)
         else:
             self.C = np.eye(d)
             self.B = np.eye(d)
         self.D = np.ones(d)
-        self.gen = 0  # generations of this run
-        self.eig_gen = 0
-        self.hist_best = np.full(_HIST, np.nan)  # ring buffers, by generation of the run
-        self.hist_median = np.full(_HIST, np.nan)
-        self.status = "running"
 
     def evals_per_step(self) -> int:
         return self.popsize
@@ -580,25 +587,11 @@ class LMMAES(CMA):
                          restart_mode=restart_mode, popsize_factor=popsize_factor,
                          scale=scale, bounds=bounds, rng=rng)
 
-    def _params(self) -> Any:
-        lam = self.popsize
-        if lam not in self._params_cache:
-            self._params_cache[lam] = _LMParams(self.x.size, lam, self.n_vectors)
-        return self._params_cache[lam]
+    def _make_params(self, lam: int) -> Any:
+        return _LMParams(self.x.size, lam, self.n_vectors)
 
-    def _new_run(self, popsize: int, sigma: float) -> None:
-        d = self.x.size
-        self.popsize = int(popsize)
-        self.sigma = float(sigma)
-        self.run_sigma0 = float(sigma)
-        self.x = self.x0.astype(self.x.dtype)
-        self.ps = np.zeros(d)
-        self.M = np.zeros((self.n_vectors, d))
-        self.gen = 0
-        self.eig_gen = 0
-        self.hist_best = np.full(_HIST, np.nan)
-        self.hist_median = np.full(_HIST, np.nan)
-        self.status = "running"
+    def _new_shape(self) -> None:
+        self.M = np.zeros((self.n_vectors, self.x.size))
 
     def _transform(self, Z: np.ndarray) -> np.ndarray:
         """T applied to the rows of Z: the vectors learned so far, in order.
