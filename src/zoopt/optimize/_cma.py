@@ -564,7 +564,10 @@ class LMMAES(CMA):
     optimization by limited-memory matrix adaptation", IEEE TEC 23, 2019).
     Samples are built and evaluated in blocks, so memory is ``O(m d)`` plus
     one block.  The step size follows the squared norm of its path, as in the
-    paper.
+    paper.  It is meant for large ``d`` (the paper's rates assume ``d`` of 100
+    and more): below that, the m factors of ``T`` can stretch a step by orders
+    of magnitude (on a 2-dimensional sphere in a box it wanders off), and
+    :class:`CMA` is the method.
 
     Parameters
     ----------
