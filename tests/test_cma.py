@@ -242,10 +242,24 @@ def test_restart_populations():
     ({"restart_mode": "rand"}, ValueError, "'restart_mode' parameter of CMA"),
     ({"popsize_factor": 1.0}, ValueError, "'popsize_factor' parameter of CMA"),
     ({"active": "yes"}, TypeError, "'active' parameter of CMA"),
+    ({"bounds": (np.ones(3), np.zeros(3))}, ValueError, "'bounds' parameter of CMA"),
+    ({"bounds": (np.ones(2), np.ones(2))}, ValueError, "'bounds' parameter of CMA"),
+    ({"bounds": ([0, 0, np.nan], 1.0)}, ValueError, "'bounds' parameter of CMA.*NaN"),
 ])
 def test_bad_parameters(kw, exc, match):
     with pytest.raises(exc, match=match):
         CMA(np.ones(3), **kw)
+
+
+@pytest.mark.parametrize(("kw", "exc", "match"), [
+    ({"n_vectors": 0}, ValueError, "'n_vectors' parameter of LMMAES"),
+    ({"n_vectors": 2.5}, TypeError, "'n_vectors' parameter of LMMAES"),
+    ({"popsize": 1}, ValueError, "'popsize' parameter of LMMAES"),
+])
+def test_bad_lm_ma_es_parameters(kw, exc, match):
+    with pytest.raises(exc, match=match):
+        LMMAES(np.ones(3), **kw)
+
 
 
 def test_minimize_refuses_lr_for_cma_and_loads_only_cma_states():
