@@ -223,15 +223,45 @@ def test_restart_populations():
             assert np.array_equal(opt.x, np.full(3, 3.0))
             assert opt.sigma == opt.sigma0
     assert sizes == [opt.popsize0 * 2**k for k in range(4)]
-    bi = CMA(np.full(3, 3.0), restarts=6, restart_mode="bipop", rng=0)
-    seen = set()
-    while bi.n_restarts < 6:
+
+
+def test_bipop_regimes():
+    """pycma's BIPOP accounting: the first run counts as small, so the second is the first
+    doubled one; a small run follows while the small regime has spent less than the
+    large one, gets at most half the large regime's evaluations, and draws its size in
+    [popsize0, last large size] and its step size in [sigma0 / 100, sigma0]; only the
+    large runs count against `restarts`."""
+    bi = CMA(np.full(3, 3.0), restarts=2, restart_mode="bipop", rng=0)
+    runs = [(bi.status, bi.popsize, bi.sigma)]  # (regime, size, sigma0) of each run
+    for _ in range(20_000):
+        small_before, large_before = bi.evals_small, bi.evals_large
+        n_before, was = bi.n_restarts, bi.status
+        gen_before = bi.gen + 1  # the generation this step completes
         bi.step(rastrigin)
-        seen.add((bi.status == "small", bi.popsize))
-    small = [p for s, p in seen if s]
-    assert small
-    assert all(2 <= p for p in small)
-    assert any(p > bi.popsize0 for s, p in seen if not s)
+        if bi.n_restarts != n_before:
+            used = gen_before * runs[-1][1]
+            if was == "small" or n_before == 0:
+                assert bi.evals_small == small_before + used
+                if was == "small":  # its budget: half the large regime's
+                    assert used <= 0.5 * large_before + runs[-1][1]
+            else:
+                assert bi.evals_large == large_before + used
+            runs.append((bi.status, bi.popsize, bi.sigma))
+        if bi.n_large == 2 and bi.status not in ("small", "running"):
+            break
+    regimes = [r[0] == "small" for r in runs]
+    assert regimes[:2] == [False, False]  # the first run, then the first doubled one
+    assert runs[1][1] == 2 * bi.popsize0
+    assert any(regimes)
+    assert sum(not s for s in regimes[1:]) == 2  # large restarts: exactly `restarts`
+    for (regime, lam, sig), prev_large in zip(
+            runs[1:], [max(r[1] for r in runs[: i + 1] if r[0] != "small")
+                       for i in range(len(runs) - 1)], strict=True):
+        if regime == "small":
+            assert bi.popsize0 <= lam <= prev_large
+            assert bi.sigma0 / 100 <= sig <= bi.sigma0
+        else:
+            assert sig == bi.sigma0
 
 
 @pytest.mark.parametrize(("kw", "exc", "match"), [

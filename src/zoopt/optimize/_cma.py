@@ -30,7 +30,10 @@ population each time (A. Auger and N. Hansen, "A restart CMA evolution
 strategy with increasing population size", CEC 2005); BIPOP alternates that
 regime with runs of small populations and small step sizes, giving each
 regime about the same number of evaluations (N. Hansen, "Benchmarking a
-BI-population CMA-ES on the BBOB-2009 function testbed", GECCO 2009).
+BI-population CMA-ES on the BBOB-2009 function testbed", GECCO 2009), with
+pycma's accounting: the first run counts in the small regime, so the second
+run is the first doubled one, and a small run gets at most half the
+evaluations the large regime has spent.
 
 Linear algebra (the eigendecomposition, every few generations as in the
 tutorial, and the products with ``B D``) runs on the host in float64 with the
@@ -128,7 +131,9 @@ class CMA(Optimizer):
     active : bool, optional
         Negative weights for the worst half (default True).
     restarts : int >= 0, optional
-        Restarts after a run stops making progress (default 0).
+        Restarts after a run stops making progress (default 0).  With BIPOP
+        this counts the large regime's runs, as pycma's ``restarts`` does; the
+        small runs between them come on top.
     restart_mode : {"ipop", "bipop"}, optional
         How restarts choose their population (default "ipop").
     popsize_factor : float > 1, optional
@@ -196,7 +201,6 @@ class CMA(Optimizer):
         self.n_restarts = 0
         self.evals_large = 0.0  # BIPOP: evaluations spent in each regime
         self.evals_small = 0.0
-        self.last_large = 0.0  # evaluations of the last large-regime run
         self.n_large = 0  # restarts of the large regime so far
         self.last_stop = ""
         self._params_cache: dict[int, Any] = {}
@@ -409,38 +413,38 @@ class CMA(Optimizer):
         return ""
 
     def _small_budget(self) -> str:
-        """BIPOP: a small-regime run gets at most half the evaluations of the last
-        large-regime run (Hansen 2009)."""
-        if self.status == "small" and self.gen * self.popsize >= 0.5 * self.last_large:
+        """BIPOP: a small-regime run gets at most half the evaluations the large regime
+        has spent so far (Hansen 2009; pycma's ``fmin``)."""
+        if self.status == "small" and self.gen * self.popsize >= 0.5 * self.evals_large:
             return "maxfevals"
         return ""
 
     def _restart(self, why: str) -> None:
-        if self.n_restarts >= self.restarts:
+        used = float(self.gen * self.popsize)
+        # BIPOP's accounting, as pycma's fmin: the first run and the small runs count in
+        # the small regime, IPOP's doubled runs in the large one
+        small_run = self.status == "small" or self.n_restarts == 0
+        small = self.evals_small + (used if small_run else 0.0)
+        large = self.evals_large + (0.0 if small_run else used)
+        large_next = self.restart_mode == "ipop" or small >= max(1.0, large)
+        # `restarts` counts the large regime's restarts; BIPOP's small runs come on top,
+        # each within half the large regime's evaluations
+        if large_next and self.n_large >= self.restarts:
             self.status = why  # the run goes on: no restarts left
             return
-        used = float(self.gen * self.popsize)
+        self.evals_small, self.evals_large = small, large
         self.last_stop = why
         self.n_restarts += 1
-        if self.restart_mode == "ipop":
-            self._new_run(max(2, round(self.popsize * self.popsize_factor)), self.sigma0)
-            return
-        # BIPOP: the regime that spent fewer evaluations goes next (the first run and the
-        # large regime's runs count as large); small runs draw their size and step size
-        if self.status == "small":
-            self.evals_small += used
-        else:
-            self.evals_large += used
-            self.last_large = used
-        if self.evals_large <= self.evals_small:
+        if large_next:
             self.n_large += 1
             lam = max(2, round(self.popsize0 * self.popsize_factor ** self.n_large))
             self._new_run(lam, self.sigma0)
             return
+        # a small run: its size between popsize0 and the last large population, its
+        # step size sigma0 * 10^(-2 u), both drawn from the stream
         u = self._uniforms(2)
-        large = self.popsize0 * self.popsize_factor ** self.n_large
-        lam = max(2, int(self.popsize0 * (0.5 * large / self.popsize0) ** (u[0] ** 2)))
-        self._new_run(lam, self.sigma0 * 10 ** (-2 * u[1]))
+        grow = self.popsize_factor ** (self.n_large * u[0] ** 2)
+        self._new_run(max(2, int(self.popsize0 * grow)), self.sigma0 * 10 ** (-2 * u[1]))
         self.status = "small"
 
     def _uniforms(self, n: int) -> np.ndarray:
@@ -451,7 +455,7 @@ class CMA(Optimizer):
 
     # -- state -------------------------------------------------------------------------
     _SCALARS: ClassVar[tuple[str, ...]] = (
-        "sigma", "run_sigma0", "evals_large", "evals_small", "last_large")
+        "sigma", "run_sigma0", "evals_large", "evals_small")
     _INTS: ClassVar[tuple[str, ...]] = ("popsize", "gen", "eig_gen", "n_restarts", "n_large")
 
     def state_dict(self) -> dict[str, np.ndarray]:
