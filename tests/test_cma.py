@@ -174,15 +174,17 @@ def test_ask_tell_step_and_minimize_are_one_computation():
     assert res.fun_mean == rastrigin(a.x[None])[0]
 
 
-def test_exact_resume_from_a_saved_state(tmp_path):
+@pytest.mark.parametrize("integral", [False, True])
+def test_exact_resume_from_a_saved_state(tmp_path, integral):
+    kw = {"restarts": 3, "rng": 4, "integrality": np.arange(7) < 3 if integral else None}
     for cls in (CMA, SepCMA):
-        whole = cls(np.full(7, 3.0), restarts=3, rng=4)
-        half = cls(np.full(7, 3.0), restarts=3, rng=4)
+        whole = cls(np.full(7, 3.0), **kw)
+        half = cls(np.full(7, 3.0), **kw)
         for _ in range(30):
             whole.step(rastrigin)
             half.step(rastrigin)
         np.savez(tmp_path / "s.npz", **half.state_dict())
-        resumed = cls(np.full(7, 3.0), restarts=3, rng=4)
+        resumed = cls(np.full(7, 3.0), **kw)
         with np.load(tmp_path / "s.npz") as f:
             resumed.load_state_dict(f)
         for _ in range(30):
@@ -191,6 +193,8 @@ def test_exact_resume_from_a_saved_state(tmp_path):
         assert np.array_equal(whole.x, resumed.x)
         assert whole.sigma == resumed.sigma
         assert np.array_equal(whole.C, resumed.C)
+        assert np.array_equal(whole.A, resumed.A)
+        assert (whole.A > 1).any() == integral
 
 
 def test_minimize_checkpoint_resumes_into_the_same_run(tmp_path):
@@ -396,3 +400,106 @@ def test_as_a_scipy_method_on_a_function_of_one_point():
     auto = sp_minimize(rosen, np.zeros(4), method=scipy_method("auto"),
                        options={"maxfev": 600, "rng": 0})
     assert "auto: cma with BIPOP restarts" in auto.message
+
+
+# -- integer coordinates -----------------------------------------------------------------
+_INT_C = np.r_[np.full(5, 10.3), np.zeros(5)]  # integer optimum 10, value 5 * 0.09
+_INT_W = np.r_[np.ones(5), np.full(5, 1e3)]
+_INT_MASK = np.arange(10) < 5
+
+
+def _mixed(X):
+    return (_INT_W * (X - _INT_C) ** 2).sum(axis=-1)
+
+
+@pytest.mark.parametrize("method", ["cma", "sep-cma"])
+def test_the_margin_moves_integer_coordinates_across_plateaus(method, monkeypatch):
+    """Five integer coordinates 10 units from their optimum, five continuous ones that
+    shrink sigma fast: with the margin every seed reaches the mixed-integer optimum.
+    With it switched off (rounding only) CMA's integer coordinates freeze near x0;
+    sep-CMA's fast diagonal rates happen to keep their variances up here."""
+    seen = []
+
+    def f(X):
+        seen.append(np.array(X))
+        return _mixed(X)
+
+    kw = {"method": method, "sigma": 0.3, "integrality": _INT_MASK, "maxfev": 6000,
+          "options": {"restarts": 0}}
+    for rng in range(4):
+        res = zoopt.minimize(f, np.zeros(10), rng=rng, **kw)
+        assert res.fun == pytest.approx(0.45, abs=1e-9)
+        assert np.array_equal(res.x[:5], np.full(5, 10.0))
+        assert np.array_equal(res.x_mean[:5], np.full(5, 10.0))
+    X = np.concatenate(seen)
+    assert np.array_equal(X[:, :5], np.round(X[:, :5]))  # f saw integers only
+    assert not np.array_equal(X[:, 5:], np.round(X[:, 5:]))
+    if method == "sep-cma":
+        return
+    monkeypatch.setattr(CMA, "_margin", lambda self: None)
+    for rng in range(4):
+        res = zoopt.minimize(_mixed, np.zeros(10), rng=rng, **kw)
+        assert res.fun > 100
+
+
+def test_margin_gives_each_neighbour_its_chance():
+    """After every generation, a sample of an integer coordinate crosses each
+    half-integer around the mean (where the neighbour is within the bounds) with
+    probability at least 1 / (d popsize)."""
+    from statistics import NormalDist
+
+    opt = CMA(np.zeros(10), sigma=0.3, integrality=_INT_MASK,
+              bounds=(np.r_[np.full(5, -0.2), np.full(5, -5.0)], np.full(10, 12.0)), rng=1)
+    checked_bound = False
+    for _ in range(300):
+        opt.step(_mixed)
+        var = (opt.B * opt.B) @ (opt.D * opt.D)
+        s = opt.sigma * opt.A[:5] * np.sqrt(var[:5])
+        m = opt.x[:5]
+        k = np.clip(np.round(m), 0, 12)
+        alpha = 1 / (10 * opt.popsize)
+        up = 1 - np.array([NormalDist(mi, si).cdf(ki + 0.5) for mi, si, ki in zip(m, s, k)])
+        down = np.array([NormalDist(mi, si).cdf(ki - 0.5) for mi, si, ki in zip(m, s, k)])
+        assert (up[k < 12] >= alpha * (1 - 1e-9)).all()
+        assert (down[k > 0] >= alpha * (1 - 1e-9)).all()
+        checked_bound |= bool((k == 0).any())
+        assert np.array_equal(opt.A[5:], np.ones(5))
+    assert checked_bound  # the lowest integer allowed, 0 (ceil(-0.2)), was visited
+
+
+def test_integrality_through_ask_and_the_bounds():
+    opt = SepCMA(np.full(4, 2.0), integrality=[True, False, True, False],
+                 bounds=([0.5, -1, -3.7, -1], [3.7, 1, 3.7, 1]), rng=0)
+    X = opt.ask()
+    assert np.isin(X[:, 0], [1.0, 2.0, 3.0]).all()
+    assert np.isin(X[:, 2], np.arange(-3.0, 4.0)).all()
+    opt.tell(sphere(X))
+    assert opt.t == 1
+
+
+@pytest.mark.parametrize(("kw", "exc", "match"), [
+    ({"integrality": [True, False]}, ValueError, "'integrality' parameter of minimize"),
+    ({"integrality": "yes"}, ValueError, "'integrality' parameter of minimize"),
+    ({"integrality": [2, 0, 0]}, ValueError, "'integrality' parameter of minimize"),
+    ({"integrality": [True, False, False], "bounds": [(0.2, 0.8), (0, 1), (0, 1)]},
+     ValueError, "Coordinates \\[0\\] have none between their bounds"),
+    ({"integrality": [True, False, False], "method": "zo-adam"}, ValueError,
+     "'integrality' parameter of minimize applies to methods 'cma' and 'sep-cma'"),
+    ({"integrality": [True, False, False], "method": "lm-ma-es"}, ValueError,
+     "Got method 'lm-ma-es'"),
+])
+def test_bad_integrality(kw, exc, match):
+    with pytest.raises(exc, match=match):
+        zoopt.minimize(sphere, np.zeros(3), maxiter=2, **kw)
+
+
+def test_auto_with_integers_above_100_dimensions_runs_sep_cma():
+    mask = np.zeros(120, bool)
+    mask[:10] = True
+    res = zoopt.minimize(sphere, np.full(120, 0.4), integrality=mask, maxiter=3, rng=0)
+    assert "auto: sep-cma" in res.message
+    assert np.array_equal(res.x[:10], np.round(res.x[:10]))
+    # all False: no integer coordinates, the usual choice
+    res = zoopt.minimize(sphere, np.full(120, 0.4), integrality=np.zeros(120, bool),
+                         maxiter=3, rng=0)
+    assert "auto: lm-ma-es" in res.message

@@ -44,6 +44,7 @@ gives the same bits whatever the machine's thread settings.
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Any, ClassVar
 
 import numpy as np
@@ -76,6 +77,48 @@ def _check_box(bounds: Any, d: int, caller: str) -> tuple[np.ndarray, np.ndarray
         raise ValueError(f"{expected}, no NaN. Got lows {lb[:3].tolist()}..., highs "
                          f"{ub[:3].tolist()}....")
     return lb, ub
+
+
+def _check_integrality(integrality: Any, d: int, box: tuple[np.ndarray, np.ndarray] | None,
+                       caller: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The integer coordinates (a mask) and the integers each may take (lo, hi)."""
+    if integrality is None:
+        return None
+    expected = (f"The 'integrality' parameter of {caller} must be an array of {d} booleans "
+                "(True: the coordinate takes integer values)")
+    arr = np.asarray(integrality)
+    if arr.shape != (d,) or arr.dtype.kind not in "biu" or (
+            arr.dtype.kind in "iu" and not np.isin(arr, (0, 1)).all()):
+        raise ValueError(f"{expected}. Got {repr(integrality)[:80]} instead.")
+    mask = arr.astype(bool)
+    if not mask.any():
+        return None
+    lo = np.full(d, -np.inf) if box is None else np.ceil(box[0])
+    hi = np.full(d, np.inf) if box is None else np.floor(box[1])
+    empty = np.flatnonzero(mask & (lo > hi))
+    if empty.size:
+        raise ValueError(f"{expected}, each with an integer within 'bounds'. Coordinates "
+                         f"{empty[:5].tolist()} have none between their bounds.")
+    return mask, lo[mask], hi[mask]
+
+
+def _snap(X: Any, integers: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Any:
+    """X (points as rows, or one point) with its integer coordinates rounded to the
+    nearest integer their bounds allow."""
+    mask, lo, hi = integers
+    out = np.array(X, copy=True)
+    out[..., mask] = np.clip(np.round(out[..., mask]), lo, hi)
+    return out
+
+
+class _Integral:
+    """The objective seen at the integers: integer coordinates are rounded first."""
+
+    def __init__(self, fun: Any, integers: tuple[np.ndarray, np.ndarray, np.ndarray]):
+        self.fun, self.integers = fun, integers
+
+    def __call__(self, X: np.ndarray) -> Any:
+        return self.fun(_snap(X, self.integers))
 
 
 class _Params:
@@ -176,10 +219,11 @@ class CMA(Optimizer):
     def __init__(self, x0: Any, *, sigma: float | None = None, popsize: int | None = None,
                  active: bool = True, restarts: int = 0, restart_mode: str = "ipop",
                  popsize_factor: float = 2.0, scale: float | None = None,
-                 bounds: Any = None, rng: Any = None):
+                 bounds: Any = None, integrality: Any = None, rng: Any = None):
         super().__init__(x0, rng=rng)
         caller = type(self).__name__
         self.bounds = _check_box(bounds, self.x.size, caller)
+        self.integers = _check_integrality(integrality, self.x.size, self.bounds, caller)
         if is_device_array(self.x):
             raise TypeError(f"{caller} runs on the host: pass x0 as a NumPy array (its "
                             "linear algebra is float64 on the CPU). Got a device array.")
@@ -223,6 +267,7 @@ class CMA(Optimizer):
         self.run_sigma0 = float(sigma)
         self.x = self.x0.astype(self.x.dtype)
         self.ps = np.zeros(self.x.size)
+        self.A = np.ones(self.x.size)  # the margin's scale of each coordinate's samples
         self.gen = 0  # generations of this run
         self.eig_gen = 0
         self.hist_best = np.full(_HIST, np.nan)  # ring buffers, by generation of the run
@@ -257,9 +302,11 @@ class CMA(Optimizer):
         vectorized, batch_size = kw["vectorized"], kw["batch_size"]
         executor, nan_policy = kw["executor"], kw["nan_policy"]
         z, y = self._samples()
+        if self.integers is not None:
+            fun = _Integral(fun, self.integers)
         probes = make_probes(fun, vectorized, nan_policy, self._caller, executor)
         mean = self.x
-        ys = y.astype(mean.dtype)
+        ys = (y if self.integers is None else y * self.A).astype(mean.dtype)
         values = probes.matrix_values(mean, self.sigma, lambda i0, m: ys[i0 : i0 + m],
                                       self.popsize, False, batch_size)[:, 0]
         if nan_policy == "worst":
@@ -267,6 +314,8 @@ class CMA(Optimizer):
         k = int(np.argmin(values))
         sig = mean.dtype.type(self.sigma)
         best_x = mean + sig * ys[k]  # the point that was evaluated, bit for bit
+        if self.integers is not None:
+            best_x = _snap(best_x, self.integers)
         self.last = {"best": (float(values[k]), best_x)}
         info = _GenerationInfo(values, probes.nfev, self.popsize, self.sigma)
         return (z, y, self._penalized(values, self._outside(mean, ys))), info
@@ -308,7 +357,7 @@ class CMA(Optimizer):
         wz = w[:mu] @ zs[:mu]  # sum_i w_i z_i:lambda = C^-1/2 <y>_w (in z's basis)
         wy = w[:mu] @ ys[:mu]  # <y>_w
         m_old = self.x.astype(np.float64)
-        m = m_old + self.sigma * wy  # c_m = 1
+        m = m_old + self.sigma * (wy * self.A)  # c_m = 1; A: the margin (integers)
         # cumulative step-size adaptation: p_s along C^-1/2 <y>_w = B <z>_w
         with blas_threads(1):
             cinv_y = wz if self._sep else self.B @ wz
@@ -336,6 +385,7 @@ class CMA(Optimizer):
         self.x = m.astype(self.x.dtype)
         self.gen += 1
         self._decompose(P)
+        self._margin()
         self._bookkeep(values)
         stop = self._stop(P, values) or self._small_budget()
         if stop:
@@ -351,6 +401,34 @@ class CMA(Optimizer):
         with blas_threads(1):
             ev, B = np.linalg.eigh(self.C)
         self.B, self.D = B, np.sqrt(np.maximum(ev, 1e-300))
+
+    def _margin(self) -> None:
+        """Integer coordinates: a sample leaves the integer nearest the mean, to each
+        neighbour within the bounds, with probability alpha = 1 / (d popsize) at least:
+        a margin in the spirit of Hamano, Saito, Nomura and Shirakawa ("CMA-ES with
+        margin: lower-bounding marginal probability for mixed-integer black-box
+        optimization", GECCO 2022), whose default alpha this is.  The samples of
+        coordinate j are widened by A_j = max(1, r_j / (z sigma s_j)): r_j is the
+        distance from m_j to the farther of the two half-integers around it (the
+        nearer one where the other side is out of bounds), s_j the standard deviation
+        of y_j and z the normal quantile at 1 - alpha.  Without it the distribution
+        shrinks inside one integer's cell, where every sample rounds to the same value
+        and the coordinate stops; with the nearer half-integer only, a mean that
+        drifts to one edge of its cell sees just the neighbour on that side."""
+        if self.integers is None:
+            return
+        mask, lo, hi = self.integers
+        d = self.x.size
+        z = NormalDist().inv_cdf(1 - 1 / (d * self.popsize))
+        m = self.x[mask].astype(np.float64)
+        k = np.clip(np.round(m), lo, hi)  # the mean's integer
+        up = np.where(k < hi, k + 0.5 - m, 0.0)  # to the half-integer above, if any
+        down = np.where(k > lo, m - (k - 0.5), 0.0)
+        var = self.D**2 if self._sep else (self.B * self.B) @ (self.D * self.D)
+        std = self.sigma * np.sqrt(var[mask])
+        A = np.ones(d)
+        A[mask] = np.maximum(1.0, np.maximum(up, down) / (z * np.maximum(std, 1e-300)))
+        self.A = A
 
     def _bookkeep(self, values: np.ndarray) -> None:
         slot = (self.gen - 1) % _HIST
@@ -472,7 +550,7 @@ class CMA(Optimizer):
 
     def _matrices(self) -> dict[str, tuple[int, ...]]:
         d = self.x.size
-        shapes: dict[str, tuple[int, ...]] = {"pc": (d,), "ps": (d,), "D": (d,),
+        shapes: dict[str, tuple[int, ...]] = {"pc": (d,), "ps": (d,), "D": (d,), "A": (d,),
                                               "hist_best": (_HIST,),
                   "hist_median": (_HIST,)}
         shapes["C"] = (d,) if self._sep else (d, d)
@@ -488,7 +566,7 @@ class CMA(Optimizer):
         for k in self._INTS:
             fields[k] = _Field((), "int", 2 if k == "popsize" else 0, high=2**62)
         for k, shape in self._matrices().items():
-            fields[k] = _Field(shape, f64, 0.0 if k == "D" else -math.inf,
+            fields[k] = _Field(shape, f64, 0.0 if k in ("D", "A") else -math.inf,
                                nan=k.startswith("hist"))
         fields["status"] = _Field((), "str")
         fields["last_stop"] = _Field((), "str")
@@ -530,10 +608,10 @@ class SepCMA(CMA):
     def __init__(self, x0: Any, *, sigma: float | None = None, popsize: int | None = None,
                  active: bool = False, restarts: int = 0, restart_mode: str = "ipop",
                  popsize_factor: float = 2.0, scale: float | None = None,
-                 bounds: Any = None, rng: Any = None):
+                 bounds: Any = None, integrality: Any = None, rng: Any = None):
         super().__init__(x0, sigma=sigma, popsize=popsize, active=active, restarts=restarts,
                          restart_mode=restart_mode, popsize_factor=popsize_factor,
-                         scale=scale, bounds=bounds, rng=rng)
+                         scale=scale, bounds=bounds, integrality=integrality, rng=rng)
 
 
 class _LMParams:

@@ -37,7 +37,7 @@ from zoopt.optimize._base import (
     _result_class,
     _zip_members,
 )
-from zoopt.optimize._cma import CMA, LMMAES, SepCMA
+from zoopt.optimize._cma import CMA, LMMAES, SepCMA, _check_integrality, _Integral, _snap
 from zoopt.optimize._methods import ES, SNES, SPSA, ZOSGD, ZOAdam
 from zoopt.random import _MAX_STEP
 
@@ -113,7 +113,7 @@ STATUS = {
 _AUTO_CMA, _AUTO_LM = 100, 10_000
 
 
-def _auto(d: int, on_device: bool, options: Any) -> tuple[str, str]:
+def _auto(d: int, on_device: bool, options: Any, integral: bool = False) -> tuple[str, str]:
     """The method ``method="auto"`` runs, and the sentence that says why.
 
     Comparison-based methods with covariance learning solve small, ill-conditioned,
@@ -123,6 +123,9 @@ def _auto(d: int, on_device: bool, options: Any) -> tuple[str, str]:
     stream and evaluate fastest there.  On a GPU only the gradient methods run."""
     if on_device:
         return "zo-adam", "auto: zo-adam, the x0 is on a GPU, where the CMAs do not run"
+    if integral and d > _AUTO_CMA:
+        return "sep-cma", (f"auto: sep-cma with IPOP restarts, d = {d} > {_AUTO_CMA} with "
+                           "integer coordinates (LM-MA-ES has no margin for them)")
     if d <= _AUTO_CMA:
         if options is None or "restarts" not in options:
             return "cma", (f"auto: cma with BIPOP restarts, d = {d} <= {_AUTO_CMA}")
@@ -335,7 +338,7 @@ def _save_atomic(path: str, arrays: dict[str, np.ndarray]) -> None:
 def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = "auto",
              sigma: float | None = None, n_dirs: int | None = None, lr: float | None = None,
              maxfev: int | None = None, maxiter: int | None = None, target: float | None = None,
-             tol: float | None = None, bounds: Any = None,
+             tol: float | None = None, bounds: Any = None, integrality: Any = None,
              callback: Callable[..., Any] | None = None,
              progress: bool = False, executor: Any = None, rng: Any = None,
              options: dict[str, Any] | None = None, checkpoint: str | None = None,
@@ -388,6 +391,14 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
         evaluated (the objective never sees a point outside), and the
         optimizer's point is projected back into the box after each step.  A
         finite box sets the CMAs' default ``sigma``: a fifth of its mean width.
+    integrality : array_like of d booleans, optional
+        The coordinates that take integer values, as in
+        :func:`scipy.optimize.differential_evolution`: the objective sees them
+        rounded to the nearest integer within ``bounds``, and so do ``x`` and
+        ``x_mean``.  For ``"cma"`` and ``"sep-cma"`` (and ``"auto"``, which
+        then runs CMA-ES up to d = 100 and sep-CMA-ES above): their samples
+        keep a margin, a chance of at least ``1 / (d popsize)`` per sample of
+        leaving the current integer (see :class:`~zoopt.optimize.CMA`).
     callback : callable, optional
         Called after each step.  As in scipy >= 1.11, a callback whose only
         parameter is named ``intermediate_result`` (positional or keyword-only)
@@ -472,8 +483,15 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
     x0a = check_point(x0, "x0", caller)
     d = x0a.size
     chosen = ""
+    box = _check_bounds(bounds, d)
+    integers = _check_integrality(integrality, d, box, caller)
     if method == "auto":
-        method, chosen = _auto(d, is_device_array(x0a), options)
+        method, chosen = _auto(d, is_device_array(x0a), options, integers is not None)
+    if integers is not None and method not in ("cma", "sep-cma"):
+        how = " (chosen by method='auto')" if chosen else ""
+        raise ValueError(f"The 'integrality' parameter of minimize applies to methods 'cma' "
+                         f"and 'sep-cma' (and 'auto' for an x0 on the host). Got method "
+                         f"{method!r}{how}.")
     if maxfev is not None:
         maxfev = check_int(maxfev, "maxfev", caller, low=1)
     if maxiter is not None:
@@ -507,7 +525,6 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
         _check_checkpoint_path(checkpoint)
     if callback is not None:
         callback = check_callable(callback, "callback", caller)
-    box = _check_bounds(bounds, d)
     backend = backend_of(x0a)
     if box is not None:  # on the backend of x0 (for a GPU x0: copied there once)
         box = (backend.xp.asarray(box[0]), backend.xp.asarray(box[1]))
@@ -556,6 +573,8 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
             kwargs["sigma"] = 0.2 * float(np.mean(width))
     if method in _NO_MEAN and box is not None:  # ranked with a penalty outside the box
         kwargs["bounds"] = (backend.to_host(box[0]), backend.to_host(box[1]))
+    if integers is not None:
+        kwargs["integrality"] = integers[0]
     if chosen and method in ("cma", "lm-ma-es"):  # pycma's fmin2(restarts=9, bipop=True)
         kwargs.setdefault("restarts", 9)
         kwargs.setdefault("restart_mode", "bipop" if method == "cma" else "ipop")
@@ -563,6 +582,8 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
     opt._caller = f"minimize(method={method!r})"
 
     objective = fun if box is None else _Clipped(fun, box[0], box[1], vectorized)
+    if integers is not None:
+        objective = _Integral(objective, integers)
     center = make_probes(objective, vectorized, nan_policy, opt._caller, executor)
     loop = {"nit": 0, "nfev": 0, "best_f": np.inf, "best_x": opt.x.copy(),
             "x0": backend.to_host(x0a).copy(),
@@ -594,7 +615,8 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
     def improve(f: float, x: np.ndarray) -> None:
         if np.isfinite(f) and f < loop["best_f"]:
             loop["best_f"] = f
-            loop["best_x"] = x if box is None else x.clip(box[0], box[1]).astype(x.dtype)
+            x = x if box is None else x.clip(box[0], box[1]).astype(x.dtype)
+            loop["best_x"] = x if integers is None else _snap(x, integers)
 
     # the run as of its last whole step (one assignment replaces it): what a Ctrl-C
     # in any phase of a step (its probes, the mean's value, a checkpoint's write) goes
@@ -719,6 +741,12 @@ def _rollback(opt: Optimizer, loop: dict[str, Any], committed: tuple[Any, ...]) 
     del loop["history"][n_rows:]
 
 
+def _mean_point(opt: Optimizer) -> Any:
+    """The mean as evaluated: its integer coordinates (if any) rounded."""
+    integers = getattr(opt, "integers", None)
+    return opt.x.copy() if integers is None else _snap(opt.x, integers)
+
+
 def _result(opt: Optimizer, loop: dict[str, Any], method: str, status: int | None,
             message: str, success: bool) -> OptimizeResult:
     best_ok = np.isfinite(loop["best_f"])
@@ -726,7 +754,7 @@ def _result(opt: Optimizer, loop: dict[str, Any], method: str, status: int | Non
         x=loop["best_x"].copy() if best_ok else opt.x.copy(),
         fun=float(loop["best_f"]) if best_ok else float("nan"),
         nit=int(loop["nit"]), nfev=int(loop["nfev"]), success=bool(success),
-        message=message, x_mean=opt.x.copy(), fun_mean=float(loop["fun_mean"]),
+        message=message, x_mean=_mean_point(opt), fun_mean=float(loop["fun_mean"]),
         method=method,
     )
     if status is not None:  # the final result (not the callback's intermediate ones)
