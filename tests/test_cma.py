@@ -458,8 +458,9 @@ def test_margin_gives_each_neighbour_its_chance():
         m = opt.x[:5]
         k = np.clip(np.round(m), 0, 12)
         alpha = 1 / (10 * opt.popsize)
-        up = 1 - np.array([NormalDist(mi, si).cdf(ki + 0.5) for mi, si, ki in zip(m, s, k)])
-        down = np.array([NormalDist(mi, si).cdf(ki - 0.5) for mi, si, ki in zip(m, s, k)])
+        dists = [NormalDist(mi, si) for mi, si in zip(m, s, strict=True)]
+        up = 1 - np.array([n.cdf(ki + 0.5) for n, ki in zip(dists, k, strict=True)])
+        down = np.array([n.cdf(ki - 0.5) for n, ki in zip(dists, k, strict=True)])
         assert (up[k < 12] >= alpha * (1 - 1e-9)).all()
         assert (down[k > 0] >= alpha * (1 - 1e-9)).all()
         checked_bound |= bool((k == 0).any())
