@@ -189,6 +189,11 @@ class CMA(Optimizer):
         outside it are taken as those of their projection onto it (what
         :func:`zoopt.minimize` evaluates), and are ranked with a penalty
         (Notes).  :func:`zoopt.minimize` passes its ``bounds`` here.
+    integrality : array_like of d booleans, optional
+        The coordinates that take integer values (as scipy's
+        ``differential_evolution``): the objective sees them rounded to the
+        nearest integer within ``bounds``, and their samples keep a margin
+        (Notes).  :func:`zoopt.minimize` passes its ``integrality`` here.
     rng : None, int, SeedSequence or Generator
 
     Notes
@@ -200,6 +205,15 @@ class CMA(Optimizer):
     the generation's values (pycma's ``BoundPenalty`` starts its weights the
     same way), so a step outside costs about as much as the spread of a
     generation; inside the box nothing changes.
+
+    Integer coordinates: once the step size is below the spacing of the
+    integers, every sample would round to the mean's integer and the coordinate
+    would stop.  After each generation the samples of an integer coordinate
+    ``j`` are widened by a factor ``A_j >= 1`` so that a sample reaches each
+    neighbouring integer (within the bounds) with probability at least
+    ``1 / (d popsize)``, the margin of Hamano, Saito, Nomura and Shirakawa
+    (GECCO 2022); the mean moves by the widened samples, ``C`` and ``sigma``
+    learn from the unwidened ones.
 
     A generation at step ``t`` takes ``z = directions(popsize, d, rng=rng,
     step=t)``; a restart does not reset ``t``, so every generation of a run
