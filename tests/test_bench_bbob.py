@@ -9,13 +9,23 @@ from zoopt._bench import bbob
 
 
 def test_quick_prints_the_fractions_per_method_and_group(capsys, tmp_path):
-    png = tmp_path / "ecdf.png"
-    assert bbob.main(["--quick", "--jobs", "1", "--only", "auto", "--png", str(png)]) == 0
+    import json
+
+    png, saved = tmp_path / "ecdf.png", tmp_path / "runs.json"
+    assert bbob.main(["--quick", "--jobs", "1", "--only", "auto", "--png", str(png),
+                      "--save", str(saved)]) == 0
     out = capsys.readouterr().out
     assert "zoopt auto" in out
     assert "mean 51 targets" in out
     assert "ill-conditioned f10-14" in out
     assert png.stat().st_size > 1000
+    runs = json.loads(saved.read_text())["runs"]
+    assert len(runs) == 10  # 5 functions at d = 2 and 5, one instance
+    assert {r["method"] for r in runs} == {"zoopt auto"}
+    for r in runs:
+        assert len(r["hits"]) == 51
+        hit = [h for h in r["hits"] if h >= 0]
+        assert hit == sorted(hit) and all(h <= r["evaluations"] for h in hit)
 
 
 def test_recorder_counts_point_by_point_and_stops_at_the_final_target():

@@ -273,6 +273,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--only", default=None, help="comma-separated substrings of method names")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     p.add_argument("--png", default=None, help="write the ECDF plot there")
+    p.add_argument("--save", default=None,
+                   help="write every run (method, problem, evaluations at which each of "
+                        "the 51 targets was first reached or -1, seconds) as JSON there")
     args = p.parse_args(argv)
     if not _available("cocoex"):
         print("bench bbob: the COCO suite is not installed (pip install coco-experiment)")
@@ -314,6 +317,14 @@ def main(argv: list[str]) -> int:
     if args.png:
         plot_ecdf(results, problems, methods, budget, args.png)
         print(f"ECDF plot written to {args.png}")
+    if args.save:
+        import json
+
+        with open(args.save, "w") as fh:
+            json.dump({"suite": suite, "budget_per_d": budget, "targets": TARGETS.tolist(),
+                       "runs": [{"method": m, "problem": pid, "hits": h, "seconds": sec,
+                                 "evaluations": n} for m, pid, h, sec, n in results]}, fh)
+        print(f"runs written to {args.save}")
     return 0
 
 
