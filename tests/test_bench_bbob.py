@@ -25,7 +25,8 @@ def test_quick_prints_the_fractions_per_method_and_group(capsys, tmp_path):
     for r in runs:
         assert len(r["hits"]) == 51
         hit = [h for h in r["hits"] if h >= 0]
-        assert hit == sorted(hit) and all(h <= r["evaluations"] for h in hit)
+        assert hit == sorted(hit)
+        assert all(h <= r["evaluations"] for h in hit)
 
 
 def test_recorder_counts_point_by_point_and_stops_at_the_final_target():

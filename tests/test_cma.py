@@ -504,3 +504,64 @@ def test_auto_with_integers_above_100_dimensions_runs_sep_cma():
     res = zoopt.minimize(sphere, np.full(120, 0.4), integrality=np.zeros(120, bool),
                          maxiter=3, rng=0)
     assert "auto: lm-ma-es" in res.message
+
+
+# -- bounds: pycma's transform onto the box ----------------------------------------------
+def test_box_transform_is_a_smooth_fold_onto_the_box():
+    from zoopt.optimize._cma import _BoxTransform
+
+    lb = np.array([-5.0, 0.0, -np.inf, 2.0, -np.inf, 1.0])
+    ub = np.array([5.0, 0.01, 3.0, np.inf, np.inf, 1.0])
+    T = _BoxTransform(lb, ub)
+    x = np.linspace(-40, 40, 400_001)
+    Y = T(np.repeat(x[:, None], 6, axis=1))
+    assert ((Y >= lb) & (Y <= ub)).all()
+    # each bound is attained: the map is onto [lb, ub]
+    assert Y[:, 0].min() == -5
+    assert Y[:, 0].max() == 5
+    # the identity inside the margins (al = au = 0.3 for [-5, 5]), exactly
+    inside = np.abs(x) <= 4.7
+    assert np.array_equal(Y[inside, 0], x[inside])
+    assert np.array_equal(Y[:, 4], x)  # no bound: identity
+    assert (Y[:, 5] == 1.0).all()  # lb == ub: fixed
+    # continuous and C1: the slope between neighbours stays within [-1, 1] and changes
+    # by O(h) (no kinks); periodic with period 2 (10 + 0.6) for [-5, 5]
+    h = x[1] - x[0]
+    for j in (0, 1, 2, 3):
+        slope = np.diff(Y[:, j]) / h
+        assert np.abs(slope).max() <= 1 + 1e-6
+        assert np.abs(np.diff(slope)).max() < 50 * h / min(T.al[j] or 1, T.au[j] or 1)
+    assert np.allclose(T(np.array([[1.234 + 21.2, 0, 0, 0, 0, 1]]))[0, 0], 1.234)
+    # one-sided: the quadratic margin at the bound, reflected beyond, identity above
+    assert np.array_equal(Y[x >= 3.0, 3], x[x >= 3.0])
+    assert np.array_equal(Y[x <= 2.8, 2], x[x <= 2.8])
+    # the inverse: T(T^-1(y)) = y in the box
+    yb = np.c_[np.linspace(-5, 5, 101), np.linspace(0, 0.01, 101), np.linspace(-9, 3, 101),
+               np.linspace(2, 9, 101), np.linspace(-1, 1, 101), np.ones(101)]
+    back = np.array([T(T.inverse(y)) for y in yb])
+    np.testing.assert_allclose(back, yb, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["cma", "lm-ma-es"])
+def test_a_minimum_on_many_bounds_at_once(method):
+    """A linear slope whose minimum is a corner of the box at d = 20 (COCO's f5):
+    through the box transform the step size converges to the corner (with a penalty
+    or clipping it collapses first, far from it)."""
+    d = 20
+    s = np.sign(np.sin(np.arange(1, d + 1))) * 10 ** (np.arange(d) / (d - 1))
+
+    def slope(X):
+        return 5 * np.abs(s).sum() - X @ s
+
+    seen = []
+
+    def f(X):
+        seen.append(np.array(X))
+        return slope(X)
+
+    res = zoopt.minimize(f, np.zeros(d), method=method, maxfev=20_000, target=1e-8,
+                         bounds=[(-5, 5)] * d, rng=0, options={"restarts": 0})
+    assert res.fun <= 1e-8
+    assert np.abs(np.abs(res.x) - 5).max() < 1e-8
+    X = np.concatenate(seen)
+    assert np.abs(X).max() <= 5

@@ -37,7 +37,7 @@ from zoopt.optimize._base import (
     _result_class,
     _zip_members,
 )
-from zoopt.optimize._cma import CMA, LMMAES, SepCMA, _check_integrality, _Integral, _snap
+from zoopt.optimize._cma import CMA, LMMAES, SepCMA, _check_integrality, _snap
 from zoopt.optimize._methods import ES, SNES, SPSA, ZOSGD, ZOAdam
 from zoopt.random import _MAX_STEP
 
@@ -387,9 +387,11 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
         dimension (a fraction ``n/d`` per step) is not stopped.  None
         (default): no such test.
     bounds : scipy.optimize.Bounds or sequence of (low, high), optional
-        Box constraints.  Probes are clipped into the box before they are
-        evaluated (the objective never sees a point outside), and the
-        optimizer's point is projected back into the box after each step.  A
+        Box constraints; the objective never sees a point outside.  The
+        gradient methods and the ES clip their probes into the box and project
+        their point back after each step; the CMAs search unbounded and see
+        their samples through pycma's smooth map onto the box (see
+        :class:`~zoopt.optimize.CMA`), which finds minima on the bounds.  A
         finite box sets the CMAs' default ``sigma``: a fifth of its mean width.
     integrality : array_like of d booleans, optional
         The coordinates that take integer values, as in
@@ -571,7 +573,7 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
             # a box says how far to search: a fifth of its mean width (pycma's advice
             # is a quarter to a fifth of the domain)
             kwargs["sigma"] = 0.2 * float(np.mean(width))
-    if method in _NO_MEAN and box is not None:  # ranked with a penalty outside the box
+    if method in _NO_MEAN and box is not None:  # they search through a map onto the box
         kwargs["bounds"] = (backend.to_host(box[0]), backend.to_host(box[1]))
     if integers is not None:
         kwargs["integrality"] = integers[0]
@@ -582,10 +584,8 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
     opt._caller = f"minimize(method={method!r})"
 
     objective = fun if box is None else _Clipped(fun, box[0], box[1], vectorized)
-    if integers is not None:
-        objective = _Integral(objective, integers)
     center = make_probes(objective, vectorized, nan_policy, opt._caller, executor)
-    loop = {"nit": 0, "nfev": 0, "best_f": np.inf, "best_x": opt.x.copy(),
+    loop = {"nit": 0, "nfev": 0, "best_f": np.inf, "best_x": _mean_point(opt),
             "x0": backend.to_host(x0a).copy(),
             "fun_mean": np.nan, "history": []}
     if checkpoint is not None:
@@ -626,10 +626,11 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
     try:
         if eval_x0 and loop["nit"] == 0 and loop["nfev"] == 0:
             # x0 is a candidate too: the result is never worse than the start
-            f0 = center.center(opt.x)
+            start = x0a if integers is None else _snap(x0a, integers)
+            f0 = center.center(start)
             loop["nfev"] += 1
             loop["fun_mean"] = loop["f0"] = f0
-            improve(f0, opt.x.copy())
+            improve(f0, start.copy())
             committed = _commit(opt, loop)
             if bar is not None and by_fev:
                 _advance(bar, loop["nfev"])
@@ -648,7 +649,7 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
                 break
             info = opt.step(objective, vectorized=vectorized, batch_size=batch_size,
                             executor=executor, nan_policy=nan_policy)
-            if box is not None:
+            if box is not None and method not in _NO_MEAN:  # the CMAs map into the box
                 opt.x = opt.x.clip(box[0], box[1]).astype(opt.x.dtype)
             loop["nit"] += 1
             loop["nfev"] += info.nfev
@@ -659,10 +660,11 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
             if not finite_x:
                 loop["fun_mean"] = np.nan
             elif eval_mean:
-                fm = center.center(opt.x)
+                point = _mean_point(opt)
+                fm = center.center(point)
                 loop["nfev"] += 1
                 loop["fun_mean"] = fm
-                improve(fm, opt.x.copy())
+                improve(fm, point)
             else:  # the mean moved and was not evaluated
                 loop["fun_mean"] = np.nan
             loop["history"].append((loop["nit"], loop["nfev"], loop["best_f"], loop["fun_mean"]))
@@ -688,7 +690,7 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
                         callback(intermediate_result=_result(opt, loop, method, None, "",
                                                              False))
                     else:
-                        callback(opt.x.copy())
+                        callback(_mean_point(opt))
                 except StopIteration:
                     status = 99
                     break
@@ -697,10 +699,11 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
             saved = True
         if final_mean and loop["nit"] and bool(opt.xp.isfinite(opt.x).all()):
             # after the checkpoint: a run resumed from it goes on as if uninterrupted
-            fm = center.center(opt.x)
+            point = _mean_point(opt)
+            fm = center.center(point)
             loop["nfev"] += 1
             loop["fun_mean"] = fm
-            improve(fm, opt.x.copy())
+            improve(fm, point)
             if loop["history"]:
                 loop["history"][-1] = (*loop["history"][-1][:2], loop["best_f"], fm)
             if bar is not None and by_fev:
@@ -742,16 +745,17 @@ def _rollback(opt: Optimizer, loop: dict[str, Any], committed: tuple[Any, ...]) 
 
 
 def _mean_point(opt: Optimizer) -> Any:
-    """The mean as evaluated: its integer coordinates (if any) rounded."""
-    integers = getattr(opt, "integers", None)
-    return opt.x.copy() if integers is None else _snap(opt.x, integers)
+    """The mean as the objective sees it (a copy): for the CMAs through their box
+    transform, integer coordinates rounded."""
+    feasible = getattr(opt, "_feasible", None)
+    return opt.x.copy() if feasible is None else feasible(opt.x)
 
 
 def _result(opt: Optimizer, loop: dict[str, Any], method: str, status: int | None,
             message: str, success: bool) -> OptimizeResult:
     best_ok = np.isfinite(loop["best_f"])
     res = _result_class()(
-        x=loop["best_x"].copy() if best_ok else opt.x.copy(),
+        x=loop["best_x"].copy() if best_ok else _mean_point(opt),
         fun=float(loop["best_f"]) if best_ok else float("nan"),
         nit=int(loop["nit"]), nfev=int(loop["nfev"]), success=bool(success),
         message=message, x_mean=_mean_point(opt), fun_mean=float(loop["fun_mean"]),
