@@ -112,13 +112,12 @@ def _snap(X: Any, integers: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Any:
 
 
 class _BoxTransform:
-    """The box as pycma's default boundary handling (``BoundTransform``, its
-    ``BoxConstraintsLinQuadTransformation``) sees it: a map of all of R^d onto the box
-    that is the identity inside, quadratic in a margin at each bound (widths
-    ``min(w / 2, (1 + |bound|) / 20)``, ``w`` the box's width) so that it is smooth,
-    and folded (periodic with reflections) beyond.  The search runs unconstrained; the
-    objective sees the mapped points.  A minimum on a bound becomes a smooth minimum at
-    the fold, which the step size can converge to."""
+    """A map of R^d onto the box: the identity inside, quadratic in a margin at each
+    bound so that it is smooth (the margins of pycma's ``BoundTransform``, its
+    ``BoxConstraintsLinQuadTransformation``: widths ``min(w / 2, (1 + |bound|) / 20)``,
+    ``w`` the box's width), reaching the bound at a turning point that far beyond it,
+    and flat past that, where the CMAs add a penalty (pycma folds the map periodically
+    there instead, which makes mirrored copies of the landscape)."""
 
     def __init__(self, lb: np.ndarray, ub: np.ndarray):
         self.lb, self.ub = lb, ub
@@ -146,14 +145,11 @@ class _BoxTransform:
 
     def _fold(self, x: np.ndarray, idx: np.ndarray, lower: bool, upper: bool) -> np.ndarray:
         lb, ub, al, au = self.lb[idx], self.ub[idx], self.al[idx], self.au[idx]
-        lo, hi = lb - al, ub + au  # where the map turns back
-        if lower and upper:  # folded where outside [lo, hi] only: exact inside
-            f = lo + np.mod(x - lo, 2 * (hi - lo))
-            x = np.where((x < lo) | (x > hi), np.where(f > hi, 2 * hi - f, f), x)
-        elif lower:
-            x = np.where(x < lo, 2 * lo - x, x)
-        else:
-            x = np.where(x > hi, 2 * hi - x, x)
+        lo, hi = lb - al, ub + au  # the turning points
+        if lower:  # flat beyond the turning points (where the CMAs add a penalty)
+            x = np.maximum(x, lo)
+        if upper:
+            x = np.minimum(x, hi)
         y = x
         if lower:
             y = np.where(x < lb + al, lb + (x - lo) ** 2 / (4 * al), y)
@@ -259,8 +255,9 @@ class CMA(Optimizer):
         Distance per coordinate expected to the minimum (default
         ``max(1, mean |x0|)``); used by the default ``sigma``.
     bounds : (lows, highs), optional
-        A box (``-inf`` / ``inf`` for no bound): the search runs unbounded and
-        the objective sees each sample through a map onto the box (Notes).
+        A box (``-inf`` / ``inf`` for no bound): the search runs unbounded, the
+        objective sees each sample through a smooth map onto the box, and
+        samples far outside are ranked with a penalty (Notes).
         :func:`zoopt.minimize` passes its ``bounds`` here.
     integrality : array_like of d booleans, optional
         The coordinates that take integer values (as scipy's
@@ -271,17 +268,25 @@ class CMA(Optimizer):
 
     Notes
     -----
-    Bounds: as pycma's default ``BoundTransform``, the objective sees each
-    sample ``x`` at ``T(x)``, a map of R^d onto the box: the identity inside
-    it except for a margin at each bound of width ``min(w / 2, (1 + |bound|)
-    / 20)`` (``w`` the box's width), quadratic there so that ``T`` is smooth,
-    and folded back and forth beyond.  The search itself is unbounded.  A
-    minimum on a bound is then a smooth minimum of ``f(T(x))`` at the fold,
-    which the step size converges to; with clipping the samples outside are
-    flat in the directions that leave the box, and with a penalty CMA-ES's
-    step size collapses on problems whose minimum lies on many bounds at once
-    (the linear slope, f5 of COCO's suite, at d = 40).  ``x0`` starts from
-    ``T^-1(x0)``, and :func:`zoopt.minimize` reports ``T`` of the mean.
+    Bounds: the search itself is unbounded, and the objective sees each
+    sample ``x`` at ``T(x)``, a map of R^d onto the box.  ``T`` is the
+    identity inside the box except for a margin at each bound of width
+    ``a = min(w / 2, (1 + |bound|) / 20)`` (``w`` the box's width; the
+    margins of pycma's default ``BoundTransform``), where it is quadratic so
+    that it is smooth and reaches the bound with slope 0 at the turning point
+    ``a`` beyond it; past the turning points ``T`` is flat.  There a sample is
+    ranked by ``f(T(x)) + p ||x - clip(x)||^2``, ``clip`` onto the box
+    widened to the turning points, with ``p = 2 IQR(f) / (sigma^2
+    mean(diag C))`` from the interquartile range of the generation's values
+    (how pycma's ``BoundPenalty`` starts its weights): a step past them costs
+    about the spread of a generation.  A minimum on a bound is then a smooth
+    minimum at the turning point, which the step size converges to; with
+    samples clipped onto the box and a penalty, CMA-ES's step size collapses
+    where the minimum lies on many bounds at once (the linear slope, COCO's
+    f5, at d = 40), and pycma's periodic fold beyond the margins makes
+    mirrored copies of the landscape that slow the ill-conditioned problems
+    (f10-f12 at d = 40).  ``x0`` starts from ``T^-1(x0)``, and
+    :func:`zoopt.minimize` reports ``T`` of the mean.
 
     Integer coordinates: once the step size is below the spacing of the
     integers, every sample would round to the mean's integer and the coordinate
@@ -409,7 +414,31 @@ class CMA(Optimizer):
         best_x = view.point(mean + sig * ys[k])  # the point evaluated, bit for bit
         self.last = {"best": (float(values[k]), best_x)}
         info = _GenerationInfo(values, probes.nfev, self.popsize, self.sigma)
-        return (z, y, values), info
+        return (z, y, self._penalized(values, self._outside(mean, ys))), info
+
+    def _outside(self, mean: np.ndarray, Y: np.ndarray) -> np.ndarray | None:
+        """Squared distances of the samples mean + sigma Y beyond the box's turning
+        points (None: no box)."""
+        if self._box is None:
+            return None
+        X = mean.astype(np.float64) + self.sigma * Y.astype(np.float64)
+        gap = X - X.clip(self._box.lb - self._box.al, self._box.ub + self._box.au)
+        return np.einsum("ij,ij->i", gap, gap)
+
+    def _penalized(self, values: np.ndarray, dist2: np.ndarray | None) -> np.ndarray:
+        """The values the ranks are taken from: with a penalty beyond the box."""
+        if dist2 is None or not (dist2 > 0).any():
+            return values
+        q75, q25 = np.percentile(values, [75, 25])
+        spread = q75 - q25
+        if not np.isfinite(spread) or spread <= 0:
+            spread = max(float(np.abs(values).max()), 1.0) * 1e-3 if np.isfinite(
+                values).all() else 1.0
+        return values + (2 * spread / (self.sigma**2 * self._mean_variance())) * dist2
+
+    def _mean_variance(self) -> float:
+        """The mean of diag(C): the variance per coordinate, in units of sigma^2."""
+        return float(np.mean(self.C if self._sep else np.diag(self.C)))
 
     def _feasible(self, x: Any) -> Any:
         """The point the objective sees for the point x of the search space: through
@@ -786,6 +815,7 @@ class LMMAES(CMA):
         d, lam, mean = self.x.size, self.popsize, self.x
         rows = max(1, min(lam, (16 << 20) // (8 * d)))  # a block of samples: 16 MiB
         values = np.empty(lam)
+        dist2 = None if self._box is None else np.empty(lam)
         best: tuple[float, Any] = (math.inf, None)
         sig = mean.dtype.type(self.sigma)
         for i0 in range(0, lam, rows):
@@ -797,11 +827,14 @@ class LMMAES(CMA):
             if kw["nan_policy"] == "worst":
                 v, _ = replace_nonfinite(v, None, self._caller)
             values[i0 : i0 + m] = v
+            if dist2 is not None:
+                dist2[i0 : i0 + m] = self._outside(mean, Y)
             k = int(np.argmin(v))
             if v[k] < best[0] or best[1] is None:
                 best = (float(v[k]), view.point(mean + sig * Y[k]))
         self.last = {"best": best}
-        return values, _GenerationInfo(values, probes.nfev, lam, self.sigma)
+        return (self._penalized(values, dist2),
+                _GenerationInfo(values, probes.nfev, lam, self.sigma))
 
     def _apply(self, est: Any) -> None:
         from zoopt._engine import weighted_sum
@@ -835,6 +868,10 @@ class LMMAES(CMA):
         stop = stop or self._small_budget()
         if stop:
             self._restart(stop)
+
+    def _mean_variance(self) -> float:
+        # T's factors shrink or stretch along the m vectors only: about 1 per coordinate
+        return 1.0
 
     def best_probe(self) -> tuple[float, np.ndarray] | None:
         best = self.last.get("best") if self.last else None

@@ -390,7 +390,7 @@ def minimize(fun: Callable[..., Any], x0: Any, *, args: Any = (), method: str = 
         Box constraints; the objective never sees a point outside.  The
         gradient methods and the ES clip their probes into the box and project
         their point back after each step; the CMAs search unbounded and see
-        their samples through pycma's smooth map onto the box (see
+        their samples through a smooth map onto the box (see
         :class:`~zoopt.optimize.CMA`), which finds minima on the bounds.  A
         finite box sets the CMAs' default ``sigma``: a fifth of its mean width.
     integrality : array_like of d booleans, optional
