@@ -341,7 +341,13 @@ def _run_all(jobs: list[tuple[str, str, str, int]],
         with ctx.Pool(n_jobs) as pool:
             # the longest runs (many dimensions) first, so the pool ends together
             order = sorted(range(len(jobs)), key=lambda i: -_cost(jobs[i]))
-            out = pool.map(run_one, [jobs[i] for i in order], chunksize=1)
+            out = []
+            step = max(1, len(jobs) // 20)
+            for res in pool.imap(run_one, [jobs[i] for i in order], chunksize=1):
+                out.append(res)
+                if len(out) % step == 0 or len(out) == len(jobs):  # progress, on stderr
+                    print(f"  {len(out)}/{len(jobs)} runs done (last: {res[0]})",
+                          file=sys.stderr, flush=True)
     finally:
         for k, v in env_before.items():
             if v is None:
