@@ -304,6 +304,12 @@ def test_bipop_regimes():
     ({"bounds": (np.ones(3), np.zeros(3))}, ValueError, "'bounds' parameter of CMA"),
     ({"bounds": (np.ones(2), np.ones(2))}, ValueError, "'bounds' parameter of CMA"),
     ({"bounds": ([0, 0, np.nan], 1.0)}, ValueError, "'bounds' parameter of CMA.*NaN"),
+    ({"integrality": [0.5, 0.0, 1.0]}, ValueError, "'integrality' parameter of CMA.*booleans"),
+    ({"integrality": [np.nan, 0.0, 1.0]}, ValueError, "'integrality' parameter of CMA"),
+    ({"integrality": []}, ValueError, "'integrality' parameter of CMA.*3 booleans"),
+    ({"integrality": [[True, False, True]]}, ValueError, "'integrality' parameter of CMA"),
+    ({"integrality": [True] * 3, "bounds": ([0.1] * 3, [0.9] * 3)}, ValueError,
+     "Coordinates \\[0, 1, 2\\] have none between their bounds"),
 ])
 def test_bad_parameters(kw, exc, match):
     with pytest.raises(exc, match=match):
