@@ -59,3 +59,52 @@ def test_optimum_is_cocos():
     x = np.array(problem.initial_solution)
     assert problem(x) > f_opt
     assert problem(x + 1.0) > f_opt
+
+
+def test_load_merges_saved_runs_and_does_not_run_them_again(capsys, tmp_path, monkeypatch):
+    import json
+
+    first = tmp_path / "first.json"
+    args = ["--quick", "--jobs", "1", "--functions", "1,2", "--dims", "2"]
+    assert bbob.main([*args, "--only", "auto", "--save", str(first)]) == 0
+    table_before = capsys.readouterr().out.split("\n\n", 1)[1].rsplit("wall time", 1)[0]
+    assert len(json.loads(first.read_text())["runs"]) == 2
+
+    ran = []
+    real = bbob.run_one
+    monkeypatch.setattr(bbob, "run_one", lambda job: ran.append(job) or real(job))
+    merged = tmp_path / "merged.json"
+    # (cmaes, not pycma: pycma seeds NumPy's global generator, which the suite forbids)
+    assert bbob.main([*args, "--only", "auto,cmaes", "--load", str(first), "--save",
+                      str(merged)]) == 0
+    out = capsys.readouterr().out
+    assert "2 loaded from" in out
+    # auto's runs came from the file; only cmaes's ran
+    assert [m for m, *_ in ran] == ["cmaes", "cmaes"]
+    assert {r["method"] for r in json.loads(merged.read_text())["runs"]} == {
+        "zoopt auto", *(m for m, *_ in ran)}
+    # loaded alone again: nothing runs, auto's rows are the first run's
+    ran.clear()
+    assert bbob.main([*args, "--only", "auto", "--load", str(merged)]) == 0
+    out = capsys.readouterr().out
+    assert ran == []
+    assert out.split("\n\n", 1)[1].rsplit("wall time", 1)[0] == table_before
+
+
+def test_load_resumes_into_its_own_file_and_refuses_other_runs(capsys, tmp_path):
+    import json
+
+    path = tmp_path / "runs.json"
+    args = ["--quick", "--jobs", "1", "--functions", "1", "--dims", "2", "--only", "auto"]
+    # a first run with --load X --save X: no file yet, nothing to resume
+    assert bbob.main([*args, "--load", str(path), "--save", str(path)]) == 0
+    assert len(json.loads(path.read_text())["runs"]) == 1
+    capsys.readouterr()
+    assert bbob.main([*args, "--load", str(tmp_path / "missing.json")]) == 2
+    assert "no file" in capsys.readouterr().out
+    assert bbob.main([*args, "--budget", "50", "--load", str(path)]) == 2
+    out = capsys.readouterr().out
+    assert "budget 100 d" in out and "budget 50 d" in out
+    (tmp_path / "bad.json").write_text("[1, 2")
+    assert bbob.main([*args, "--load", str(tmp_path / "bad.json")]) == 2
+    assert "not JSON written by --save" in capsys.readouterr().out

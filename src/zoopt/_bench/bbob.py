@@ -15,6 +15,13 @@ over COCO's 51 targets 10^2 ... 10^-8 (the height of the ECDF at the budget),
 the fraction at 1e-8 per function group, and the wall time.  ``--png`` writes
 the ECDFs (fraction of (problem, target) pairs against evaluations / d).  Runs
 go to ``--jobs`` worker processes; evaluations are counted point by point.
+
+``--save PATH`` writes every run as JSON there, rewritten as each run finishes, so
+an interrupted run keeps what it did.  ``--load PATH[,PATH...]`` reads such files:
+runs already there (same method, problem and budget) are not run again, and the
+tables cover them with the new ones.  The full size can so be run in parts
+(``--only``, ``--dims``, ``--functions``) and printed as one table, and
+``--load X --save X`` resumes an interrupted run.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ GROUPS = {"separable f1-5": range(1, 6), "moderate f6-9": range(6, 10),
 ZOOPT = ["auto", "cma", "sep-cma", "lm-ma-es", "snes", "es", "zo-adam", "spsa", "zo-sgd"]
 ANCHORS = ["pycma", "pycma BIPOP", "cmaes", "nevergrad NGOpt", "scipy Powell",
            "random search"]
+Run = tuple[str, str, list[int], float, int]  # method, problem id, hits, seconds, evaluations
 NEEDS = {"pycma": "cma", "pycma BIPOP": "cma", "cmaes": "cmaes",
          "nevergrad NGOpt": "nevergrad", "scipy Powell": "scipy"}
 
@@ -133,7 +141,7 @@ def _run_anchor(name: str, rec: Recorder, x0: np.ndarray, lb: np.ndarray, ub: np
         raise ValueError(name)
 
 
-def run_one(job: tuple[str, str, str, int]) -> tuple[str, str, list[int], float, int]:
+def run_one(job: tuple[str, str, str, int]) -> Run:
     """One method on one problem: (method, problem id, hits per target, seconds, evals)."""
     import warnings
 
@@ -275,7 +283,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--png", default=None, help="write the ECDF plot there")
     p.add_argument("--save", default=None,
                    help="write every run (method, problem, evaluations at which each of "
-                        "the 51 targets was first reached or -1, seconds) as JSON there")
+                        "the 51 targets was first reached or -1, seconds) as JSON there, "
+                        "as runs finish")
+    p.add_argument("--load", default=None,
+                   help="comma-separated JSON files written by --save: their runs are "
+                        "not run again and count in the tables")
     args = p.parse_args(argv)
     if not _available("cocoex"):
         print("bench bbob: the COCO suite is not installed (pip install coco-experiment)")
@@ -302,15 +314,28 @@ def main(argv: list[str]) -> int:
     problems = _problem_ids(suite, dims, functions, instances)
     jobs = [(m, suite, pid, budget) for m in methods for pid, d, _ in problems
             if not (m == "nevergrad NGOpt" and d > 10)]
+    try:
+        loaded = _load(args.load.split(",") if args.load else [], suite, budget, args.save)
+    except ValueError as exc:
+        print(f"bench bbob: {exc}")
+        return 2
+    wanted = {(m, pid) for m, _, pid, _ in jobs}
+    done = {(r[0], r[1]): r for r in loaded if (r[0], r[1]) in wanted}
+    jobs = [j for j in jobs if (j[0], j[2]) not in done]
     import zoopt
 
     print(f"zoopt {zoopt.__version__}: bench bbob -- suite {suite}, d {dims}, functions "
           f"{functions[0]}-{functions[-1]} ({len(functions)}), instances {instances}, budget "
-          f"{budget} d, target f - f_opt <= 1e-8; {len(jobs)} runs on {args.jobs} processes")
+          f"{budget} d, target f - f_opt <= 1e-8; {len(jobs)} runs on {args.jobs} processes"
+          + (f", {len(done)} loaded from {args.load}" if args.load else ""))
     for m in skipped:
         print(f"  {m}: not installed, skipped")
     t0 = time.perf_counter()
-    results = _run_all(jobs, args.jobs)
+    results = list(done.values())
+    keep = (lambda rs: _save(args.save, suite, budget, rs)) if args.save else None
+    results += _run_all(jobs, args.jobs, results, keep)
+    if keep is not None:
+        keep(results)
     for line in summarize(results, problems, methods, budget):
         print(line)
     print(f"\nwall time {time.perf_counter() - t0:.0f} s")
@@ -318,20 +343,62 @@ def main(argv: list[str]) -> int:
         plot_ecdf(results, problems, methods, budget, args.png)
         print(f"ECDF plot written to {args.png}")
     if args.save:
-        import json
-
-        with open(args.save, "w") as fh:
-            json.dump({"suite": suite, "budget_per_d": budget, "targets": TARGETS.tolist(),
-                       "runs": [{"method": m, "problem": pid, "hits": h, "seconds": sec,
-                                 "evaluations": n} for m, pid, h, sec, n in results]}, fh)
         print(f"runs written to {args.save}")
     return 0
 
 
-def _run_all(jobs: list[tuple[str, str, str, int]],
-             n_jobs: int) -> list[tuple[str, str, list[int], float, int]]:
-    if n_jobs <= 1:
-        return [run_one(j) for j in jobs]
+def _save(path: str, suite: str, budget: int, runs: list[Run]) -> None:
+    """Write the runs as JSON, through a temporary file, so that ``path`` is always whole."""
+    import json
+
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as fh:
+        json.dump({"suite": suite, "budget_per_d": budget, "targets": TARGETS.tolist(),
+                   "runs": [{"method": m, "problem": pid, "hits": h, "seconds": sec,
+                             "evaluations": n} for m, pid, h, sec, n in runs]}, fh)
+    os.replace(tmp, path)
+
+
+def _load(paths: list[str], suite: str, budget: int, save: str | None) -> list[Run]:
+    """The runs in files written by ``--save``, checked against this run's suite and budget.
+    The file that this run saves to may be missing: then there is nothing to resume yet."""
+    import json
+
+    out: list[Run] = []
+    for path in paths:
+        try:
+            with open(path) as fh:
+                data = json.load(fh)
+        except FileNotFoundError:
+            if save is not None and os.path.abspath(path) == os.path.abspath(save):
+                continue
+            raise ValueError(f"--load: no file {path!r}") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--load: {path!r} is not JSON written by --save ({exc})") from None
+        if not isinstance(data, dict) or "runs" not in data:
+            raise ValueError(f"--load: {path!r} is not JSON written by --save (no 'runs')")
+        if data.get("suite") != suite or data.get("budget_per_d") != budget:
+            raise ValueError(f"--load: {path!r} holds suite {data.get('suite')!r} with budget "
+                             f"{data.get('budget_per_d')} d; this run is suite {suite!r} with "
+                             f"budget {budget} d")
+        if len(data.get("targets", [])) != TARGETS.size:
+            raise ValueError(f"--load: {path!r} has {len(data.get('targets', []))} targets, "
+                             f"expected {TARGETS.size}")
+        out += [(r["method"], r["problem"], list(r["hits"]), float(r["seconds"]),
+                 int(r["evaluations"])) for r in data["runs"]]
+    return out
+
+
+def _run_all(jobs: list[tuple[str, str, str, int]], n_jobs: int, before: list[Run],
+             keep: Any = None) -> list[Run]:
+    """Run the jobs; ``keep(before + finished)`` is called as each run finishes."""
+    if n_jobs <= 1 or not jobs:
+        out = []
+        for j in jobs:
+            out.append(run_one(j))
+            if keep is not None:
+                keep(before + out)
+        return out
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")  # fresh interpreters: no inherited thread pools
@@ -345,6 +412,8 @@ def _run_all(jobs: list[tuple[str, str, str, int]],
             step = max(1, len(jobs) // 20)
             for res in pool.imap(run_one, [jobs[i] for i in order], chunksize=1):
                 out.append(res)
+                if keep is not None:
+                    keep(before + out)
                 if len(out) % step == 0 or len(out) == len(jobs):  # progress, on stderr
                     print(f"  {len(out)}/{len(jobs)} runs done (last: {res[0]})",
                           file=sys.stderr, flush=True)
