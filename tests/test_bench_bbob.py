@@ -108,3 +108,36 @@ def test_load_resumes_into_its_own_file_and_refuses_other_runs(capsys, tmp_path)
     (tmp_path / "bad.json").write_text("[1, 2")
     assert bbob.main([*args, "--load", str(tmp_path / "bad.json")]) == 2
     assert "not JSON written by --save" in capsys.readouterr().out
+
+
+def test_an_error_inside_a_compared_library_ends_that_run_only(capsys, tmp_path, monkeypatch):
+    import json
+
+    def broken(name, rec, x0, lb, ub, seed):  # evaluates twice, then fails as a library might
+        rec.point(x0)
+        rec.point(x0 + 0.1)
+        raise TypeError("only 0-dimensional arrays can be converted to Python scalars")
+
+    monkeypatch.setattr(bbob, "_run_anchor", broken)
+    saved = tmp_path / "runs.json"
+    args = ["--quick", "--jobs", "1", "--functions", "1,2", "--dims", "2"]
+    assert bbob.main([*args, "--only", "auto,cmaes", "--save", str(saved)]) == 0
+    out = capsys.readouterr().out
+    assert "cmaes: 2 run(s) ended by an error inside the library" in out
+    assert "TypeError: only 0-dimensional" in out
+    runs = json.loads(saved.read_text())["runs"]
+    assert {(r["method"], r["evaluations"], bool(r["error"])) for r in runs} == {
+        ("zoopt auto", r["evaluations"], False) for r in runs if r["method"] == "zoopt auto"
+    } | {("cmaes", 2, True)}
+    # the error is kept through --load
+    assert bbob.main([*args, "--only", "cmaes", "--load", str(saved)]) == 0
+    assert "cmaes: 2 run(s) ended by an error" in capsys.readouterr().out
+
+
+def test_an_error_inside_zoopt_is_not_hidden(monkeypatch):
+    def broken(method, rec, x0, lb, ub, seed):
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(bbob, "_run_zoopt", broken)
+    with pytest.raises(TypeError, match="a bug"):
+        bbob.run_one(("zoopt auto", "bbob", "bbob_f001_i01_d02", 10))

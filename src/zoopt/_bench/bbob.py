@@ -48,7 +48,9 @@ GROUPS = {"separable f1-5": range(1, 6), "moderate f6-9": range(6, 10),
 ZOOPT = ["auto", "cma", "sep-cma", "lm-ma-es", "snes", "es", "zo-adam", "spsa", "zo-sgd"]
 ANCHORS = ["pycma", "pycma BIPOP", "cmaes", "nevergrad NGOpt", "scipy Powell",
            "random search"]
-Run = tuple[str, str, list[int], float, int]  # method, problem id, hits, seconds, evaluations
+# method, problem id, hits, seconds, evaluations, and the error that ended an anchor's run
+# inside its library ("" for none)
+Run = tuple[str, str, list[int], float, int, str]
 NEEDS = {"pycma": "cma", "pycma BIPOP": "cma", "cmaes": "cmaes",
          "nevergrad NGOpt": "nevergrad", "scipy Powell": "scipy"}
 
@@ -158,13 +160,20 @@ def run_one(job: tuple[str, str, str, int]) -> Run:
         lb, ub = np.array(problem.lower_bounds), np.array(problem.upper_bounds)
         seed = int(problem.id_instance)
         t0 = time.perf_counter()
+        error = ""
         with warnings.catch_warnings(), contextlib.suppress(StopRun):
             warnings.simplefilter("ignore")
             if method.startswith("zoopt "):
                 _run_zoopt(method.split(" ", 1)[1], rec, x0, lb, ub, seed)
             else:
-                _run_anchor(method, rec, x0, lb, ub, seed)
-        return method, pid, rec.hits.tolist(), time.perf_counter() - t0, rec.n
+                try:
+                    _run_anchor(method, rec, x0, lb, ub, seed)
+                except StopRun:
+                    raise
+                except Exception as exc:  # a failure inside a compared library: the run
+                    # keeps what it reached, and the table says how many runs ended so
+                    error = f"{type(exc).__name__}: {exc}"[:200]
+        return method, pid, rec.hits.tolist(), time.perf_counter() - t0, rec.n, error
     finally:
         problem.free()
         suite.free()
@@ -199,7 +208,7 @@ def _available(module: str) -> bool:
     return True
 
 
-def summarize(results: list[tuple[str, str, list[int], float, int]],
+def summarize(results: list[Run],
               problems: list[tuple[str, int, int]], methods: list[str],
               budget_factor: int) -> list[str]:
     """The tables: per dimension, per method, fractions reached and per group."""
@@ -208,7 +217,7 @@ def summarize(results: list[tuple[str, str, list[int], float, int]],
     for d in sorted({d for _, d, _ in problems}):
         rows, group_rows = [], []
         for m in methods:
-            mine = [(pid, np.array(h), s) for mm, pid, h, s, _ in results
+            mine = [(pid, np.array(h), s) for mm, pid, h, s, *_ in results
                     if mm == m and info[pid][0] == d]
             if not mine:
                 continue
@@ -231,10 +240,16 @@ def summarize(results: list[tuple[str, str, list[int], float, int]],
                                   "seconds"]))
         lines.append(f"\nd = {d}: fraction reaching 1e-8, by function group")
         lines.append(table(group_rows, ["method", *GROUPS]))
+        for m in methods:
+            errors = [err for mm, pid, _, _, _, err in results
+                      if mm == m and err and info[pid][0] == d]
+            if errors:
+                lines.append(f"  {m}: {len(errors)} run(s) ended by an error inside the "
+                             f"library (counted with what they reached), e.g. {errors[0]}")
     return lines
 
 
-def plot_ecdf(results: list[tuple[str, str, list[int], float, int]],
+def plot_ecdf(results: list[Run],
               problems: list[tuple[str, int, int]], methods: list[str], budget_factor: int,
               path: str) -> None:
     import matplotlib
@@ -248,7 +263,7 @@ def plot_ecdf(results: list[tuple[str, str, list[int], float, int]],
     grid = np.logspace(0, math.log10(budget_factor), 200)
     for ax, d in zip(axes[0], dims, strict=True):
         for m in methods:
-            hits = np.array([h for mm, pid, h, _, _ in results if mm == m and info[pid] == d])
+            hits = np.array([h for mm, pid, h, *_ in results if mm == m and info[pid] == d])
             if hits.size == 0:
                 continue
             scaled = np.where(hits >= 0, hits / d, np.inf).ravel()
@@ -355,7 +370,8 @@ def _save(path: str, suite: str, budget: int, runs: list[Run]) -> None:
     with open(tmp, "w") as fh:
         json.dump({"suite": suite, "budget_per_d": budget, "targets": TARGETS.tolist(),
                    "runs": [{"method": m, "problem": pid, "hits": h, "seconds": sec,
-                             "evaluations": n} for m, pid, h, sec, n in runs]}, fh)
+                             "evaluations": n, "error": err}
+                            for m, pid, h, sec, n, err in runs]}, fh)
     os.replace(tmp, path)
 
 
@@ -385,7 +401,7 @@ def _load(paths: list[str], suite: str, budget: int, save: str | None) -> list[R
             raise ValueError(f"--load: {path!r} has {len(data.get('targets', []))} targets, "
                              f"expected {TARGETS.size}")
         out += [(r["method"], r["problem"], list(r["hits"]), float(r["seconds"]),
-                 int(r["evaluations"])) for r in data["runs"]]
+                 int(r["evaluations"]), str(r.get("error", ""))) for r in data["runs"]]
     return out
 
 
