@@ -261,14 +261,17 @@ def plot_ecdf(results: list[Run],
     dims = sorted(set(info.values()))
     fig, axes = plt.subplots(1, len(dims), figsize=(6 * len(dims), 4.5), squeeze=False)
     grid = np.logspace(0, math.log10(budget_factor), 200)
+    colors = plt.get_cmap("tab20").colors
     for ax, d in zip(axes[0], dims, strict=True):
-        for m in methods:
+        for i, m in enumerate(methods):
             hits = np.array([h for mm, pid, h, *_ in results if mm == m and info[pid] == d])
             if hits.size == 0:
                 continue
             scaled = np.where(hits >= 0, hits / d, np.inf).ravel()
+            # zoopt's methods solid, the compared libraries dashed
             ax.step(grid, [(scaled <= g).mean() for g in grid], where="post", label=m,
-                    lw=2.2 if m.startswith("zoopt auto") else 1.2)
+                    color=colors[i % len(colors)], ls="-" if m.startswith("zoopt") else "--",
+                    lw=2.4 if m.startswith("zoopt auto") else 1.3)
         ax.set_xscale("log")
         ax.set_xlabel("evaluations / d")
         ax.set_ylabel("fraction of (problem, target) pairs")
