@@ -104,7 +104,8 @@ def test_load_resumes_into_its_own_file_and_refuses_other_runs(capsys, tmp_path)
     assert "no file" in capsys.readouterr().out
     assert bbob.main([*args, "--budget", "50", "--load", str(path)]) == 2
     out = capsys.readouterr().out
-    assert "budget 100 d" in out and "budget 50 d" in out
+    assert "budget 100 d" in out
+    assert "budget 50 d" in out
     (tmp_path / "bad.json").write_text("[1, 2")
     assert bbob.main([*args, "--load", str(tmp_path / "bad.json")]) == 2
     assert "not JSON written by --save" in capsys.readouterr().out
