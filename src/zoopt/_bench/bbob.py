@@ -261,7 +261,7 @@ def plot_ecdf(results: list[Run],
     dims = sorted(set(info.values()))
     fig, axes = plt.subplots(1, len(dims), figsize=(6 * len(dims), 4.5), squeeze=False)
     grid = np.logspace(0, math.log10(budget_factor), 200)
-    colors = plt.get_cmap("tab20").colors
+    colors = [plt.get_cmap("tab20")(k) for k in range(20)]
     for ax, d in zip(axes[0], dims, strict=True):
         for i, m in enumerate(methods):
             hits = np.array([h for mm, pid, h, *_ in results if mm == m and info[pid] == d])
