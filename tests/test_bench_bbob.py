@@ -101,6 +101,11 @@ def test_load_resumes_into_its_own_file_and_refuses_other_runs(capsys, tmp_path)
     # a first run with --load X --save X: no file yet, nothing to resume
     assert bbob.main([*args, "--load", str(path), "--save", str(path)]) == 0
     assert len(json.loads(path.read_text())["runs"]) == 1
+    # a run of another method into the same file keeps the runs it does not cover
+    other = [a if a != "auto" else "random search" for a in args]
+    assert bbob.main([*other, "--load", str(path), "--save", str(path)]) == 0
+    assert sorted(r["method"] for r in json.loads(path.read_text())["runs"]) == [
+        "random search", "zoopt auto"]
     capsys.readouterr()
     assert bbob.main([*args, "--load", str(tmp_path / "missing.json")]) == 2
     assert "no file" in capsys.readouterr().out

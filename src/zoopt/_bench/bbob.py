@@ -350,7 +350,9 @@ def main(argv: list[str]) -> int:
         print(f"  {m}: not installed, skipped")
     t0 = time.perf_counter()
     results = list(done.values())
-    keep = (lambda rs: _save(args.save, suite, budget, rs)) if args.save else None
+    # the saved file keeps the loaded runs that this run does not cover
+    others = [r for r in loaded if (r[0], r[1]) not in done]
+    keep = (lambda rs: _save(args.save, suite, budget, others + rs)) if args.save else None
     results += _run_all(jobs, args.jobs, results, keep)
     if keep is not None:
         keep(results)
