@@ -144,7 +144,8 @@ def _run_anchor(name: str, rec: Recorder, x0: np.ndarray, lb: np.ndarray, ub: np
 
 
 def run_one(job: tuple[str, str, str, int]) -> Run:
-    """One method on one problem: (method, problem id, hits per target, seconds, evals)."""
+    """One method on one problem: (method, problem id, hits per target, seconds, evals,
+    the error that ended a compared library's run or "")."""
     import warnings
 
     import cocoex
