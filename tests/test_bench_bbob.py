@@ -118,6 +118,36 @@ def test_load_resumes_into_its_own_file_and_refuses_other_runs(capsys, tmp_path)
     assert "not JSON written by --save" in capsys.readouterr().out
 
 
+def test_load_refuses_files_and_runs_that_save_did_not_write(capsys, tmp_path):
+    import json
+
+    path = tmp_path / "runs.json"
+    args = ["--jobs", "1", "--functions", "1", "--dims", "2", "--instances", "1", "--budget",
+            "100", "--only", "random search"]
+    assert bbob.main([*args, "--save", str(path)]) == 0
+    good = json.loads(path.read_text())
+    assert bbob.main([*args, "--load", str(path)]) == 0
+    capsys.readouterr()
+
+    def refused(data, *words):
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps(data))
+        assert bbob.main([*args, "--load", str(bad)]) == 2
+        out = capsys.readouterr().out
+        for w in words:
+            assert w in out, (w, out)
+
+    refused({k: v for k, v in good.items() if k != "runs"}, "no 'runs'")
+    refused([good], "no 'runs'")
+    refused({**good, "targets": good["targets"][:-1]}, "has 50 targets, expected 51")
+    run = good["runs"][0]
+    refused({**good, "runs": [{k: v for k, v in run.items() if k != "hits"}]},
+            "run 0 of", "KeyError")
+    refused({**good, "runs": [{**run, "seconds": "fast"}]}, "run 0 of", "ValueError")
+    refused({**good, "runs": [{**run, "hits": run["hits"][:3]}]},
+            "run 0 of", "3 target hits, expected 51")
+
+
 def test_an_error_inside_a_compared_library_ends_that_run_only(capsys, tmp_path, monkeypatch):
     import json
 

@@ -406,8 +406,17 @@ def _load(paths: list[str], suite: str, budget: int, save: str | None) -> list[R
         if len(data.get("targets", [])) != TARGETS.size:
             raise ValueError(f"--load: {path!r} has {len(data.get('targets', []))} targets, "
                              f"expected {TARGETS.size}")
-        out += [(r["method"], r["problem"], list(r["hits"]), float(r["seconds"]),
-                 int(r["evaluations"]), str(r.get("error", ""))) for r in data["runs"]]
+        for k, r in enumerate(data["runs"]):
+            try:
+                out.append((str(r["method"]), str(r["problem"]), [int(h) for h in r["hits"]],
+                            float(r["seconds"]), int(r["evaluations"]),
+                            str(r.get("error", ""))))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"--load: run {k} of {path!r} is not a run written by --save "
+                                 f"({type(exc).__name__}: {exc})") from None
+            if len(out[-1][2]) != TARGETS.size:
+                raise ValueError(f"--load: run {k} of {path!r} has {len(out[-1][2])} target "
+                                 f"hits, expected {TARGETS.size}")
     return out
 
 
