@@ -16,7 +16,7 @@ M0, M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
 W0, W1 = np.uint32(0x9E3779B9), np.uint32(0xBB67AE85)
 MASK32 = np.uint64(0xFFFFFFFF)
 
-KIND = {"normal": 1, "rademacher": 2, "sphere": 1}
+KIND = {"normal": 1, "rademacher": 2, "sphere": 1, "lowrank": 6}
 
 
 # --------------------------------------------------------------------------
@@ -266,6 +266,28 @@ def directions(key, n, d, *, dist="normal", step=0, dtype=np.float64, start=0):
             u = u * scale(key, i, d, step=step, dtype=dtype)
         rows.append(u)
     return np.array(rows, dtype=dtype).reshape(n, d)
+
+
+def lowrank_direction(key, i, m, n, r, *, step=0, dtype=np.float64):
+    """Direction i of dist="lowrank": the factors A (m, r), B (n, r) are the (m + n) r
+    normal coordinates of counter row i of kind 6, row-major; v = vec(A B^T) / sqrt(r)
+    with the r outer products added in order."""
+    dtype = np.dtype(dtype)
+    f = direction(key, i, (m + n) * r, dist="lowrank", step=step, dtype=dtype)
+    A, B = f[: m * r].reshape(m, r), f[m * r :].reshape(n, r)
+    V = np.zeros((m, n), dtype=dtype)
+    for k in range(r):
+        term = np.empty((m, n), dtype=dtype)
+        for a in range(m):
+            for b in range(n):
+                term[a, b] = A[a, k] * B[b, k]
+        V = term if k == 0 else V + term
+    return (V * dtype.type(1.0 / np.sqrt(r))).ravel()
+
+
+def lowrank_directions(key, n_dirs, m, n, r, *, step=0, dtype=np.float64, start=0):
+    return np.array([lowrank_direction(key, i, m, n, r, step=step, dtype=dtype)
+                     for i in range(start, start + n_dirs)], dtype=dtype).reshape(n_dirs, m * n)
 
 
 def perturb(x, sigma, V, antithetic):

@@ -218,16 +218,19 @@ class LocalProbes:
 
     def matrix_values(self, x: np.ndarray, sigma: float,
                       directions: Callable[[int, int], np.ndarray], n: int, antithetic: bool,
-                      batch_size: int | None) -> np.ndarray:
+                      batch_size: int | None,
+                      sigma_vec: np.ndarray | None = None) -> np.ndarray:
         return matrix_probe_values(self.evaluate, x, sigma, directions, n, antithetic,
-                                   batch_size)
+                                   batch_size, sigma_vec)
 
 
 def matrix_probe_values(evaluate: Evaluator, x: np.ndarray, sigma: float,
                         directions: Callable[[int, int], np.ndarray], n: int,
-                        antithetic: bool, batch_size: int | None) -> np.ndarray:
+                        antithetic: bool, batch_size: int | None,
+                        sigma_vec: np.ndarray | None = None) -> np.ndarray:
     """``probe_values`` for directions given as arrays by ``directions(i0, m)``
-    (rows ``i0 .. i0 + m - 1``), for those the kernels cannot regenerate."""
+    (rows ``i0 .. i0 + m - 1``), for those the kernels cannot regenerate; with
+    ``sigma_vec`` the probes are ``x +- sigma_vec * (sigma v_i)``."""
     xp = array_module(x)
     d, dtype = x.size, x.dtype
     per = 2 if antithetic else 1
@@ -241,6 +244,8 @@ def matrix_probe_values(evaluate: Evaluator, x: np.ndarray, sigma: float,
         out = buf[: m * per].reshape(m, per, d)
         V = directions(i0, m)
         xp.multiply(V, sig, out=out[:, 0])
+        if sigma_vec is not None:
+            xp.multiply(out[:, 0], sigma_vec, out=out[:, 0])
         if antithetic:
             xp.subtract(x, out[:, 0], out=out[:, 1])
         xp.add(x, out[:, 0], out=out[:, 0])

@@ -61,8 +61,10 @@ from zoopt._validation import (
 from zoopt.random import (
     KIND_GUMBEL,
     _check_coordinates,
+    _check_lowrank,
     _check_step,
     _counter_words,
+    _LowRank,
     _Stream,
     key_from_rng,
 )
@@ -184,7 +186,8 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
              shaping: str | None = None, log_sigma_grad: bool = False,
              vectorized: bool = True, batch_size: int | None = None, rng: Any = None,
              step: int = 0, return_info: bool = False, nan_policy: str = "raise",
-             executor: Any = None) -> Any:
+             executor: Any = None, dist: str = "normal",
+             shape: tuple[int, int] | None = None, rank: int | None = None) -> Any:
     r"""Score-function gradient of ``E[fun(mean + sigma * u)]``, ``u ~ N(0, I)``.
 
     Parameters
@@ -224,7 +227,14 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
         values as baseline, since the pair mean cancels it.
     vectorized, batch_size, rng, step, nan_policy, executor
         As in :func:`zoopt.grad`; the directions are those of
-        ``zoopt.random.directions(..., dist="normal", rng=rng, step=step)``.
+        ``zoopt.random.directions(..., dist=dist, rng=rng, step=step)``.
+    dist : {"normal", "lowrank"}, optional
+        ``"normal"`` (default): ``u ~ N(0, I)``.  ``"lowrank"`` (with
+        ``shape=(m, n)`` and ``rank``, ``m * n == d``): ``u = vec(A B^T) /
+        sqrt(rank)`` with normal factors, the perturbations of the low-rank
+        evolution strategies (Notes).  Not with ``executor``.
+    shape, rank
+        For ``dist="lowrank"``, as in :func:`zoopt.grad`.
     return_info : bool, optional
         Also return a :class:`~zoopt.PolicyInfo`.
 
@@ -252,6 +262,17 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
     two terms of an antithetic pair with any baseline constant over the pair
     add up to the central difference.
 
+    With ``dist="lowrank"`` the same sums use
+    :math:`u_i = \mathrm{vec}(A_iB_i^\top)/\sqrt r`, as in the evolution
+    strategies of Sarkar et al., "Evolution Strategies at the Hyperscale"
+    (arXiv:2511.16652).  That law is not Gaussian, so :math:`u_i/\sigma` is
+    not its score: the estimate is the ES estimate with directions of
+    covariance :math:`I` (unbiased for the gradient of a quadratic, as the
+    Gaussian's), whose fourth moments exceed the Gaussian's by :math:`O(1/r)`
+    (see :func:`zoopt.grad`).  The sum over samples is taken over the
+    factors, :math:`\sum_i w_i A_iB_i^\top`, a matrix of rank up to
+    :math:`n r`.
+
     Examples
     --------
     >>> import numpy as np
@@ -268,7 +289,17 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
     mean = check_point(mean, "mean", caller)
     backend = backend_of(mean)
     d, dtype = mean.size, mean.dtype
-    _check_coordinates(d, "The 'mean' parameter", caller, "normal", dtype, "coordinates")
+    dist = check_choice(dist, "dist", caller, ("normal", "lowrank"))
+    lowrank = _check_lowrank(dist, shape, rank, d, caller, " of 'mean'")
+    if lowrank is None:
+        _check_coordinates(d, "The 'mean' parameter", caller, "normal", dtype, "coordinates")
+    else:
+        _check_coordinates((lowrank[0] + lowrank[1]) * lowrank[2],
+                           "The factors (m + n) * rank", caller, "normal", dtype)
+        if executor is not None:
+            raise ValueError("The 'executor' parameter of gaussian cannot be used with "
+                             "dist='lowrank': its directions are built in this process. "
+                             "Pass executor=None.")
     sig, sigma_vec = _check_sigma(sigma, d, dtype, caller, backend)
     n_samples = check_int(n_samples, "n_samples", caller, low=1, high=(1 << 32) - 1)
     baseline = _check_baseline(baseline, caller, GAUSSIAN_BASELINES)
@@ -303,14 +334,25 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
     probes = make_probes(fun, vectorized, nan_policy, caller, executor)
     key = key_from_rng(rng, caller)
     n_dirs = n_samples // 2 if antithetic else n_samples
-    stream = _Stream(key, step, "normal", dtype, d, backend=backend)
-    no_scale = backend.xp.empty(0, dtype=dtype)
     fx = probes.center(mean) if baseline == "fx" else None
-    values = probes.probe_values(mean, sig, stream, n_dirs, antithetic, batch_size,
-                                 sigma_vec)
+    if lowrank is None:
+        stream = _Stream(key, step, "normal", dtype, d, backend=backend)
+        no_scale = backend.xp.empty(0, dtype=dtype)
+        values = probes.probe_values(mean, sig, stream, n_dirs, antithetic, batch_size,
+                                     sigma_vec)
+
+        def wsum(w: np.ndarray, square: bool = False) -> Any:
+            return weighted_sum(w, stream, no_scale, square=square)
+    else:
+        low = _LowRank(key, step, *lowrank, dtype, backend)
+        values = probes.matrix_values(mean, sig, low.chunk, n_dirs, antithetic, batch_size,
+                                      sigma_vec)
+
+        def wsum(w: np.ndarray, square: bool = False) -> Any:
+            return low.weighted_sum_sq(w) if square else low.weighted_sum(w)
     if nan_policy == "worst":
         values, fx = replace_nonfinite(values, fx, caller)
-    util = values if shaping is None else shape(values, shaping)
+    util = values if shaping is None else _fitness_shape(values, shaping)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
         b = _gaussian_baseline(util, baseline, fx)
 
@@ -324,7 +366,7 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
         return adv[:, 0] / h * (1.0 / n_dirs)
 
     w = finite_weights(mean_weights, util, b, caller=caller)
-    g = weighted_sum(w, stream, no_scale)
+    g = wsum(w)
     if sigma_vec is not None:
         with np.errstate(over="ignore"):
             g = g / sigma_vec.astype(np.float64)
@@ -335,7 +377,7 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
             b2 = _gaussian_baseline(util, "mean", fx) if baseline == "mirror" else b
         w2 = finite_weights(lambda u, b2: ((u - b2).sum(axis=1) / u.shape[1]) * (1.0 / n_dirs),
                             util, b2, caller=caller)
-        g2 = weighted_sum(w2, stream, no_scale, square=True)
+        g2 = wsum(w2, square=True)
         result.append(float(g2.sum()) if sigma_vec is None else g2)
     if return_info:
         result.append(PolicyInfo(nfev=probes.nfev,
@@ -388,6 +430,9 @@ def _gaussian_baseline(util: np.ndarray, baseline: str | float, fx: float | None
         return np.full_like(util, fx)
     # mirror: the mean of each antithetic pair
     return np.repeat(util.mean(axis=1, keepdims=True), 2, axis=1)
+
+
+_fitness_shape = shape  # for gaussian, whose parameter 'shape' hides the function
 
 
 # ---------------------------------------------------------------------------

@@ -387,7 +387,8 @@ class Optimizer:
                 sigma: Any, antithetic: bool, step: int) -> None:
         """Remember the last estimate's probes (by index) to rebuild the best one."""
         self.last = {"x": x, "values": values, "fx": fx, "dist": dist, "sigma": sigma,
-                     "antithetic": antithetic, "step": step}
+                     "antithetic": antithetic, "step": step,
+                     "lowrank": getattr(self, "_lowrank", None) if dist == "lowrank" else None}
 
     def best_probe(self) -> tuple[float, np.ndarray] | None:
         """The lowest value among the last estimate's probes and its point,
@@ -410,8 +411,10 @@ class Optimizer:
         x = L["x"]
         if i < 0:
             return f, x.copy()
+        low = L.get("lowrank")
+        extra = {} if low is None else {"shape": low[:2], "rank": low[2]}
         v = directions(1, x.size, dist=L["dist"], rng=self._rng, step=L["step"],
-                       dtype=x.dtype, start=i, like=x)[0]
+                       dtype=x.dtype, start=i, like=x, **extra)[0]
         s = L["sigma"]
         sv = (s * v) if hasattr(s, "shape") and s.shape else x.dtype.type(s) * v
         return f, (x - sv) if col == 1 else (x + sv)

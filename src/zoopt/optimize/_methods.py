@@ -48,6 +48,7 @@ from zoopt._validation import (
 )
 from zoopt.estimators import grad
 from zoopt.optimize._base import Optimizer, _Negated
+from zoopt.random import _check_lowrank
 
 __all__ = ["ES", "SNES", "SPSA", "ZOSGD", "ZOAdam"]
 
@@ -104,18 +105,25 @@ _RHO_SPSA = 1.0  # SPSA: of the best first gain a_0 (the gains then decay, 4x ov
 _ES_LR_MAX = 0.05
 
 
+def _lowrank_kw(lowrank: tuple[int, int, int] | None) -> dict[str, Any]:
+    """The ``shape`` and ``rank`` arguments of the estimators for ``dist="lowrank"``."""
+    return {} if lowrank is None else {"shape": lowrank[:2], "rank": lowrank[2]}
+
+
 class _GradMethod(Optimizer):
     """Shared by ZOSGD and ZOAdam: estimates with zoopt.grad."""
 
     def __init__(self, x0: Any, *, sigma: float, n_dirs: int, method: str, dist: str,
-                 scale: Any, rng: Any):
+                 scale: Any, rng: Any, shape: Any = None, rank: Any = None):
         super().__init__(x0, rng=rng)
         caller = type(self).__name__
         self.scale = _scale(self.x, scale, caller)
         self.sigma = check_positive_float(sigma, "sigma", caller)
         self.n_dirs = check_int(n_dirs, "n_dirs", caller, low=1)
         self.method = check_choice(method, "method", caller, ("central", "forward"))
-        self.dist = check_choice(dist, "dist", caller, ("normal", "rademacher", "sphere"))
+        self.dist = check_choice(dist, "dist", caller,
+                                 ("normal", "rademacher", "sphere", "lowrank"))
+        self._lowrank = _check_lowrank(self.dist, shape, rank, self.x.size, caller, " of 'x0'")
         self._trace: float | None = None  # tr H read by a calibrating step
 
     def _calibrating(self) -> bool:
@@ -129,7 +137,8 @@ class _GradMethod(Optimizer):
 
     def _estimate(self, fun: Any, **kw: Any) -> tuple[Any, Any]:
         g, info = grad(fun, self.x, method=self.method, dist=self.dist, sigma=self.sigma,
-                       n_dirs=self.n_dirs, rng=self._rng, step=self.t, return_info=True, **kw)
+                       n_dirs=self.n_dirs, rng=self._rng, step=self.t, return_info=True,
+                       **_lowrank_kw(self._lowrank), **kw)
         self._trace = None
         if self.method == "central" and self._calibrating():
             fx = make_probes(fun, kw["vectorized"], kw["nan_policy"], self._caller,
@@ -162,6 +171,9 @@ class ZOSGD(_GradMethod):
         Distance per coordinate expected to the minimum (default
         ``max(1, mean |x0|)``); used by the default ``lr``.
     rng : None, int, SeedSequence or Generator
+    shape, rank : optional
+        For ``dist="lowrank"``: ``(m, n)`` with ``m * n == d`` and the rank of the
+        directions, passed to :func:`zoopt.grad` (default None).
 
     Notes
     -----
@@ -202,9 +214,10 @@ class ZOSGD(_GradMethod):
     def __init__(self, x0: Any, *, lr: float | None = None, sigma: float = 0.1,
                  n_dirs: int = 16, method: str = "central", dist: str = "normal",
                  momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0,
-                 scale: float | None = None, rng: Any = None):
+                 scale: float | None = None, rng: Any = None,
+                 shape: tuple[int, int] | None = None, rank: int | None = None):
         super().__init__(x0, sigma=sigma, n_dirs=n_dirs, method=method, dist=dist,
-                         scale=scale, rng=rng)
+                         scale=scale, rng=rng, shape=shape, rank=rank)
         self.lr: float | None = None if lr is None else check_positive_float(lr, "lr", "ZOSGD")
         self.momentum = _unit(momentum, "momentum", "ZOSGD")
         self.nesterov = check_bool(nesterov, "nesterov", "ZOSGD")
@@ -270,6 +283,9 @@ class ZOAdam(_GradMethod):
         Distance per coordinate expected to the minimum (default
         ``max(1, mean |x0|)``); used by the default ``lr``.
     rng : None, int, SeedSequence or Generator
+    shape, rank : optional
+        For ``dist="lowrank"``: ``(m, n)`` with ``m * n == d`` and the rank of the
+        directions, passed to :func:`zoopt.grad` (default None).
 
     Notes
     -----
@@ -308,9 +324,10 @@ class ZOAdam(_GradMethod):
                  n_dirs: int = 16, method: str = "central", dist: str = "normal",
                  beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  amsgrad: bool = True, weight_decay: float = 0.0, scale: float | None = None,
-                 rng: Any = None):
+                 rng: Any = None, shape: tuple[int, int] | None = None,
+                 rank: int | None = None):
         super().__init__(x0, sigma=sigma, n_dirs=n_dirs, method=method, dist=dist,
-                         scale=scale, rng=rng)
+                         scale=scale, rng=rng, shape=shape, rank=rank)
         d, n = self.x.size, self.n_dirs
         self.lr = (_rho_zoadam(d) * self.scale * math.sqrt(n / (d + n)) if lr is None
                    else check_positive_float(lr, "lr", "ZOAdam"))
@@ -356,6 +373,12 @@ class ES(Optimizer):
         Distance per coordinate expected to the minimum (default
         ``max(1, mean |x0|)``); used by the default ``lr``.
     rng : None, int, SeedSequence or Generator
+    dist : {"normal", "lowrank"}, optional
+        The perturbations (default ``"normal"``); ``"lowrank"`` draws
+        ``vec(A B^T) / sqrt(rank)`` with normal factors for ``x`` seen as an
+        ``m x n`` matrix (see :func:`zoopt.policy.gaussian`).
+    shape, rank : optional
+        For ``dist="lowrank"``: ``(m, n)`` with ``m * n == d``, and the rank.
 
     Notes
     -----
@@ -378,9 +401,12 @@ class ES(Optimizer):
     def __init__(self, x0: Any, *, lr: float | None = None, sigma: float = 0.1,
                  popsize: int | None = None, weight_decay: float = 0.005,
                  beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                 scale: float | None = None, rng: Any = None):
+                 scale: float | None = None, rng: Any = None, dist: str = "normal",
+                 shape: tuple[int, int] | None = None, rank: int | None = None):
         super().__init__(x0, rng=rng)
         self.sigma = check_positive_float(sigma, "sigma", "ES")
+        self.dist = check_choice(dist, "dist", "ES", ("normal", "lowrank"))
+        self._lowrank = _check_lowrank(self.dist, shape, rank, self.x.size, "ES", " of 'x0'")
         n = self.default_popsize(self.x.size) if popsize is None else popsize
         self.popsize = check_int(n, "popsize", "ES", low=2)
         if self.popsize % 2:
@@ -405,8 +431,9 @@ class ES(Optimizer):
     def _estimate(self, fun: Any, **kw: Any) -> tuple[Any, Any]:
         g, info = policy.gaussian(fun, self.x, sigma=self.sigma, n_samples=self.popsize,
                                   antithetic=True, shaping="centered_ranks", baseline="none",
-                                  rng=self._rng, step=self.t, return_info=True, **kw)
-        self._record(self.x, info.values, None, "normal", float(self.x.dtype.type(self.sigma)),
+                                  rng=self._rng, step=self.t, return_info=True,
+                                  dist=self.dist, **_lowrank_kw(self._lowrank), **kw)
+        self._record(self.x, info.values, None, self.dist, float(self.x.dtype.type(self.sigma)),
                      True, self.t)
         return g, info
 
@@ -551,6 +578,12 @@ class SNES(Optimizer):
         Distance per coordinate expected to the minimum (default
         ``max(1, mean |x0|)``); used by the default ``sigma``.
     rng : None, int, SeedSequence or Generator
+    dist : {"normal", "lowrank"}, optional
+        The perturbations (default ``"normal"``); ``"lowrank"`` draws
+        ``vec(A B^T) / sqrt(rank)`` with normal factors for ``x`` seen as an
+        ``m x n`` matrix (see :func:`zoopt.policy.gaussian`).
+    shape, rank : optional
+        For ``dist="lowrank"``: ``(m, n)`` with ``m * n == d``, and the rank.
 
     Notes
     -----
@@ -573,9 +606,12 @@ class SNES(Optimizer):
 
     def __init__(self, x0: Any, *, sigma: Any = None, popsize: int | None = None,
                  lr_mean: float = 1.0, lr_sigma: float | None = None,
-                 scale: float | None = None, rng: Any = None):
+                 scale: float | None = None, rng: Any = None, dist: str = "normal",
+                 shape: tuple[int, int] | None = None, rank: int | None = None):
         super().__init__(x0, rng=rng)
         d = self.x.size
+        self.dist = check_choice(dist, "dist", "SNES", ("normal", "lowrank"))
+        self._lowrank = _check_lowrank(self.dist, shape, rank, d, "SNES", " of 'x0'")
         xp = self.xp
         n = 4 + int(3 * math.log(d)) if popsize is None else popsize
         self.popsize = check_int(n, "popsize", "SNES", low=2)
@@ -614,8 +650,8 @@ class SNES(Optimizer):
         g_mean, g_ls, info = policy.gaussian(
             _Negated(fun), self.x, sigma=self.sigma, n_samples=self.popsize, baseline="none",
             shaping="nes", log_sigma_grad=True, rng=self._rng, step=self.t,
-            return_info=True, **kw)
-        self._record(self.x, -info.values, None, "normal", self.sigma.copy(), False, self.t)
+            return_info=True, dist=self.dist, **_lowrank_kw(self._lowrank), **kw)
+        self._record(self.x, -info.values, None, self.dist, self.sigma.copy(), False, self.t)
         return (g_mean, g_ls), info
 
     def _apply(self, est: Any) -> None:
