@@ -14,6 +14,10 @@
   perturbs the parameters in place from the counter stream, evaluates the loss
   twice per direction, restores the parameters bit for bit, and updates with
   SGD or Adam.
+* :class:`LowRankPopulation` runs a whole population of perturbed copies of a
+  model in one batched forward, with low-rank perturbations of its weight
+  matrices (low-rank evolution strategies), and writes the ES gradient into
+  ``.grad`` for any ``torch.optim`` optimizer.
 
 Tensors of float32 and float64 (and bfloat16 or float16 parameters for
 :class:`ZOOptimizer`), on the CPU or, with the GPU backend (CuPy), on a CUDA
@@ -46,7 +50,8 @@ from zoopt.random import (
     key_from_rng,
 )
 
-__all__ = ["ZOFunction", "ZOOptimizer", "metric_loss", "reinforce_loss", "zo_function"]
+__all__ = ["LowRankPopulation", "ZOFunction", "ZOOptimizer", "metric_loss", "reinforce_loss",
+           "zo_function"]
 
 _FLOATS = (torch.float32, torch.float64)
 
@@ -969,3 +974,6 @@ def _check_nonneg(value: Any, name: str, caller: str) -> float:
         raise ValueError(f"The {name!r} parameter of {caller} must be a finite float >= 0. "
                          f"Got {value!r} instead.")
     return float(value)
+
+
+from zoopt._torch_lowrank import LowRankPopulation  # noqa: E402  (imports torch itself)
