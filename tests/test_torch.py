@@ -293,8 +293,8 @@ def test_doctests_and_public_names():
     res = doctest.testmod(zoopt.torch, optionflags=doctest.ELLIPSIS)
     assert res.attempted > 0
     assert res.failed == 0
-    assert set(zoopt.torch.__all__) == {"ZOFunction", "ZOOptimizer", "metric_loss",
-                                         "reinforce_loss", "zo_function"}
+    assert set(zoopt.torch.__all__) == {"LowRankPopulation", "ZOFunction", "ZOOptimizer",
+                                         "metric_loss", "reinforce_loss", "zo_function"}
 
 
 def test_review_edge_cases():

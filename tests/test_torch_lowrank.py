@@ -230,3 +230,13 @@ def test_bad_arguments_name_the_parameter():
 
     with pytest.raises(ValueError, match="rows kept in order"):
         LowRankPopulation(Merge(), popsize=4, sigma=0.1).forward(torch.randn(2, 4))
+
+
+def test_doctests():
+    import doctest
+
+    from zoopt import _torch_lowrank
+
+    res = doctest.testmod(_torch_lowrank, optionflags=doctest.ELLIPSIS)
+    assert res.attempted > 0
+    assert res.failed == 0
