@@ -106,6 +106,21 @@ def test_the_first_layer_shares_its_product_and_frozen_layers_are_left_alone():
                                        atol=1e-12)
 
 
+def test_members_with_their_own_inputs():
+    torch.manual_seed(5)
+    net = _Net().double()
+    pop = LowRankPopulation(net, popsize=4, sigma=0.05, rank=2, rng=6)
+    idx = torch.randint(0, 11, (4, 3, 5))
+    with torch.no_grad():
+        out = pop.forward(idx, per_member=True)
+        for i in range(4):
+            np.testing.assert_allclose(out[i].numpy(),
+                                       _perturbed_copy(net, pop, i)(idx[i]).numpy(),
+                                       rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"\(popsize, B, ...\) = \(4, B, ...\)"):
+        pop.forward(idx[:3], per_member=True)
+
+
 @pytest.mark.parametrize("antithetic", [True, False])
 @pytest.mark.parametrize("shaping", ["centered_ranks", "none"])
 def test_backward_is_the_gaussian_policy_with_lowrank_directions(antithetic, shaping):

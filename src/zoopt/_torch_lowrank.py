@@ -295,13 +295,15 @@ class LowRankPopulation:
 
     # -- forward -------------------------------------------------------------------
 
-    def forward(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+    def forward(self, x: Any, *args: Any, per_member: bool = False, **kwargs: Any) -> Any:
         """The outputs of all members on the batch ``x``: shape ``(popsize, B, ...)``.
 
         ``x`` (a tensor of ``B`` rows) is replicated ``popsize`` times along its first
         axis and passed with ``args`` and ``kwargs`` to the model, whose perturbed
-        layers add each member's perturbation to the rows of that member.  Run it under
-        ``torch.no_grad()``.  The directions are those of the current step
+        layers add each member's perturbation to the rows of that member.  With
+        ``per_member=True``, ``x`` has shape ``(popsize, B, ...)``: each member its own
+        inputs (the environments of a reinforcement-learning population, say).  Run it
+        under ``torch.no_grad()``.  The directions are those of the current step
         (:attr:`t`), which :meth:`backward` advances.
         """
         caller = "LowRankPopulation.forward"
@@ -312,10 +314,21 @@ class LowRankPopulation:
         if x.device != self.device:
             raise ValueError(f"The 'x' parameter of {caller} is on {x.device}; the model is "
                              f"on {self.device}.")
-        P, B0 = self.popsize, int(x.shape[0])
+        P = self.popsize
+        if check_bool(per_member, "per_member", caller):
+            if x.dim() < 2 or x.shape[0] != P:
+                raise ValueError(f"The 'x' parameter of {caller} with per_member=True must "
+                                 f"have shape (popsize, B, ...) = ({P}, B, ...). Got "
+                                 f"{tuple(x.shape)}.")
+            B0 = int(x.shape[1])
+            rep = x.reshape(P * B0, *x.shape[2:])
+            shared = None  # no layer sees inputs common to all members
+        else:
+            B0 = int(x.shape[0])
+            rep = x.unsqueeze(0).expand(P, *x.shape).reshape(P * B0, *x.shape[1:])
+            shared = x
         low, full = self._draw(self.t)
-        rep = x.unsqueeze(0).expand(P, *x.shape).reshape(P * B0, *x.shape[1:])
-        self._ctx = {"low": low, "full": full, "x": x, "rep": rep}
+        self._ctx = {"low": low, "full": full, "x": shared, "rep": rep}
         try:
             with self._hooked():
                 out = self.model(rep, *args, **kwargs)
@@ -356,7 +369,7 @@ class LowRankPopulation:
     def _pre_hook(self, module: Any, args: tuple[Any, ...]) -> Any:
         """The replicated input itself: the layer computes on the ``B`` shared rows."""
         ctx = self._ctx
-        if ctx is not None and args and args[0] is ctx["rep"]:
+        if ctx is not None and ctx["x"] is not None and args and args[0] is ctx["rep"]:
             return (ctx["x"], *args[1:])
         return None
 

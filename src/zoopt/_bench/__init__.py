@@ -20,6 +20,7 @@ TASKS = {
     "metrics": "zoopt._bench.metrics",
     "projection": "zoopt._bench.projection",
     "torch": "zoopt._bench.torch",
+    "lowrank": "zoopt._bench.lowrank",
     "gpu": "zoopt._bench.gpu",
     "threads": "zoopt._bench.threads",
 }
