@@ -24,6 +24,7 @@ def test_example_runs(name, monkeypatch, capsys):
 @pytest.mark.parametrize(("name", "expect"), [
     ("torch_nondifferentiable_layer.py", "straight-through"),
     ("torch_forward_only_finetune.py", "ZOOptimizer"),
+    ("torch_lowrank_es.py", "LowRankPopulation"),
 ])
 def test_torch_example_runs(name, expect, monkeypatch, capsys):
     pytest.importorskip("sklearn")

@@ -408,13 +408,15 @@ class LowRankPopulation:
             if self.antithetic:  # B is shared by a mirrored pair
                 Bf = Bf.repeat_interleave(2, dim=0)
             if isinstance(module, torch.nn.Linear):
-                hB = torch.matmul(h.reshape(G, -1, n), Bf)  # (P, rows..., r)
-                term = torch.matmul(hB, A.transpose(1, 2))  # (P, rows..., m)
+                left = torch.matmul(h.reshape(G, -1, n), Bf)  # h B: (P, rows..., r)
+                right = A.transpose(1, 2)  # (P, r, m)
             else:  # Embedding (num, dim): the rows of A that the indices pick
                 idx = h.reshape(G, -1).expand(P, -1)
-                Asel = torch.gather(A, 1, idx.unsqueeze(-1).expand(-1, -1, r))  # (P, L, r)
-                term = torch.matmul(Asel, Bf.transpose(1, 2))  # (P, L, dim)
-            res += term.reshape(res.shape) * (self.sigma / math.sqrt(r))
+                left = torch.gather(A, 1, idx.unsqueeze(-1).expand(-1, -1, r))  # (P, L, r)
+                right = Bf.transpose(1, 2)  # (P, r, dim)
+            # res += coef * left @ right, in place: no temporary of the activation's size
+            res.view(P, -1, res.shape[-1]).baddbmm_(left, right,
+                                                    alpha=self.sigma / math.sqrt(r))
         for e in fulls:
             u = self._members(ctx["full"][:, e.offset : e.offset + e.size]) * self.sigma
             if isinstance(module, torch.nn.LayerNorm):
