@@ -250,7 +250,8 @@ def main(argv: list[str]) -> int:
         n_params = res["ceiling"]["n_params"]
         for kind, label in kinds:
             r = res[kind]
-            rows.append([str(P), label, f"{r['rate']:,.0f}",
+            rows.append([str(P), label, f"{r['rate']:,.1f}" if r["rate"] < 10
+                         else f"{r['rate']:,.0f}",
                          f"{r['rate'] / res['ceiling']['rate']:.2f}",
                          f"{r['rate'] / res['full']['rate']:.1f}x", f"{r['peak_extra']:.0f}",
                          f"{r['factors_mib']:.1f}" if r["factors_mib"] else ""])
