@@ -255,3 +255,126 @@ def test_doctests():
     res = doctest.testmod(_torch_lowrank, optionflags=doctest.ELLIPSIS)
     assert res.attempted > 0
     assert res.failed == 0
+
+
+# ---------------------------------------------------------------------------
+# ZOOptimizer(perturbation="lowrank"): the LOZO form of forward-only training
+
+def _capture_probe(opt, W, loss):
+    """The moved W of the + probe of direction 0 (minus the start, over sigma)."""
+    W0 = W.detach().clone()
+    seen = []
+
+    def closure():
+        seen.append(W.detach().clone())
+        return loss()
+
+    opt.accumulate(closure)
+    return ((seen[0].double() - W0.double()) / opt.sigma).numpy()
+
+
+def test_zooptimizer_lowrank_gradient_is_zoopt_grad_with_lowrank_directions():
+    from zoopt import grad
+    from zoopt.torch import ZOOptimizer
+
+    torch.manual_seed(0)
+    m, n, r = 6, 5, 2
+    W = torch.nn.Parameter(torch.randn(m, n, dtype=torch.float64))
+    X = torch.randn(8, n, dtype=torch.float64)
+    Y = torch.randn(8, m, dtype=torch.float64)
+
+    def loss_of(Wt):
+        return ((X @ Wt.T - Y) ** 2).mean()
+
+    opt = ZOOptimizer([W], lr=1.0, sigma=1e-2, n_dirs=4, rng=3, perturbation="lowrank",
+                      rank=r)
+    opt.t = 2
+    W0 = W.detach().clone()
+    opt.step(lambda: loss_of(W))
+    g = (W0 - W.detach()).numpy().ravel()
+
+    def f(P):
+        return np.array([float(loss_of(torch.from_numpy(row.reshape(m, n)))) for row in P])
+
+    ref = grad(f, W0.numpy().ravel(), sigma=1e-2, n_dirs=4, rng=3, step=2, dist="lowrank",
+               shape=(m, n), rank=r)
+    np.testing.assert_allclose(g, ref, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
+def test_zooptimizer_lowrank_restores_the_parameters_bit_for_bit(dtype):
+    from zoopt.torch import ZOOptimizer
+
+    torch.manual_seed(1)
+    W = torch.nn.Parameter(torch.randn(70, 40).to(dtype))
+    b = torch.nn.Parameter(torch.randn(70).to(dtype))
+    X = torch.randn(16, 40).to(dtype)
+    opt = ZOOptimizer([W, b], lr=1e-3, sigma=1e-2, n_dirs=3, rng=0, perturbation="lowrank",
+                      rank=3)
+    W0, b0 = W.detach().clone(), b.detach().clone()
+    opt.accumulate(lambda: (X @ W.T + b).float().pow(2).mean())
+    assert torch.equal(W.detach(), W0)
+    assert torch.equal(b.detach(), b0)
+    # the probe moved W by a rank-3 matrix
+    opt2 = ZOOptimizer([W, b], lr=1e-3, sigma=1e-2, n_dirs=1, rng=0, perturbation="lowrank",
+                       rank=3)
+    U = _capture_probe(opt2, W, lambda: (X @ W.T + b).float().pow(2).mean())
+    if dtype != torch.bfloat16:  # bf16 rounding of the probe breaks the exact rank
+        assert np.linalg.matrix_rank(U.astype(np.float64), tol=1e-3) == 3
+
+
+@pytest.mark.parametrize(("lazy", "expected"), [(1, 4), (3, 2)])
+def test_zooptimizer_lazy_keeps_the_row_space_within_a_window(lazy, expected):
+    from zoopt.torch import ZOOptimizer
+
+    torch.manual_seed(2)
+    W = torch.nn.Parameter(torch.randn(12, 9, dtype=torch.float64))
+    loss = lambda: W.pow(2).sum()  # noqa: E731
+    opt = ZOOptimizer([W], lr=1e-3, sigma=1e-3, n_dirs=1, rng=5, perturbation="lowrank",
+                      rank=2, lazy=lazy)
+    U0 = _capture_probe(opt, W, loss)
+    opt.step()
+    U1 = _capture_probe(opt, W, loss)
+    # step 1 is in step 0's window when lazy = 3: the same B, so the same row space
+    assert np.linalg.matrix_rank(np.vstack([U0, U1]), tol=1e-8) == expected
+
+
+def test_zooptimizer_lowrank_resumes_exactly():
+    from zoopt.torch import ZOOptimizer
+
+    def make():
+        torch.manual_seed(3)
+        lin = torch.nn.Linear(6, 4)
+        return lin, ZOOptimizer(lin.parameters(), lr=1e-2, sigma=1e-2, n_dirs=2, rng=1,
+                                perturbation="lowrank", rank=2, lazy=3, rule="adam")
+
+    X = torch.randn(10, 6)
+
+    def run(lin, opt, k):
+        for _ in range(k):
+            opt.step(lambda: lin(X).pow(2).mean())
+
+    lin, opt = make()
+    run(lin, opt, 2)
+    saved = (copy.deepcopy(lin.state_dict()), copy.deepcopy(opt.state_dict()))
+    run(lin, opt, 5)
+    lin2, opt2 = make()
+    lin2.load_state_dict(saved[0])
+    opt2.load_state_dict(saved[1])
+    run(lin2, opt2, 5)
+    assert torch.equal(lin.weight, lin2.weight)
+    assert torch.equal(lin.bias, lin2.bias)
+
+
+def test_zooptimizer_lowrank_arguments():
+    from zoopt.torch import ZOOptimizer
+
+    w = torch.nn.Parameter(torch.zeros(3, 3))
+    with pytest.raises(ValueError, match="'perturbation'"):
+        ZOOptimizer([w], perturbation="low")
+    with pytest.raises(ValueError, match="perturbation='lowrank'"):
+        ZOOptimizer([w], rank=2)
+    with pytest.raises(ValueError, match="'rank'"):
+        ZOOptimizer([w], perturbation="lowrank", rank=0)
+    with pytest.raises(ValueError, match="'lazy'"):
+        ZOOptimizer([w], perturbation="lowrank", lazy=0)

@@ -44,9 +44,11 @@ from zoopt.random import (
     _DIST_CODES,
     _DIST_KINDS,
     _MAX_STEP,
+    KIND_LOWRANK,
     _check_coordinates,
     _check_step,
     _counter_words,
+    _Stream,
     key_from_rng,
 )
 
@@ -461,6 +463,21 @@ class ZOOptimizer(torch.optim.Optimizer):
         Directions (default normal).
     rng : None, int, SeedSequence or Generator, optional
         Source of the stream key.
+    perturbation : {"full", "lowrank"}, optional
+        ``"full"`` (default, MeZO): every parameter moves along ``dist``.
+        ``"lowrank"`` (LOZO, Chen et al., "Enhancing Zeroth-order Fine-tuning for
+        Language Models with Low-rank Structures", ICLR 2025): each 2-D parameter
+        ``(m, n)`` moves along ``A_i B_i^T / sqrt(rank)`` (the ``"lowrank"``
+        directions of :func:`zoopt.random.directions`, factors from their own kind
+        of the stream, laid out as in :class:`LowRankPopulation`), the others
+        along ``dist``.
+    rank : int, optional
+        With ``"lowrank"``: the rank, capped at ``min(m, n)`` per parameter
+        (default 1).
+    lazy : int, optional
+        With ``"lowrank"``: LOZO's lazy sampling.  The factors ``B_i`` stay those
+        of the first step of each window of ``lazy`` steps while the ``A_i`` are
+        drawn afresh at every step (default 1: both fresh).
 
     Notes
     -----
@@ -500,8 +517,17 @@ class ZOOptimizer(torch.optim.Optimizer):
     def __init__(self, params: Iterable[Any], *, lr: float = 1e-3, sigma: float = 1e-3,
                  n_dirs: int = 1, rule: str = "sgd", betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, dist: str = "normal",
-                 rng: Any = None) -> None:
+                 rng: Any = None, perturbation: str = "full", rank: int = 1,
+                 lazy: int = 1) -> None:
         caller = "ZOOptimizer"
+        self.perturbation = check_choice(perturbation, "perturbation", caller,
+                                         ("full", "lowrank"))
+        self.rank = check_int(rank, "rank", caller, low=1)
+        self.lazy = check_int(lazy, "lazy", caller, low=1, high=_MAX_STEP)
+        if self.perturbation == "full" and (rank != 1 or lazy != 1):
+            raise ValueError(f"The 'rank' and 'lazy' parameters of {caller} are for "
+                             f"perturbation='lowrank'. Got rank={rank}, lazy={lazy} with "
+                             "perturbation='full'.")
         lr = _check_nonneg(lr, "lr", caller)
         self.sigma = check_positive_float(sigma, "sigma", caller)
         self.n_dirs = check_int(n_dirs, "n_dirs", caller, low=1, high=(1 << 31))
@@ -535,6 +561,21 @@ class ZOOptimizer(torch.optim.Optimizer):
         self._chunk = _DEVICE_CHUNK if self._device.type == "cuda" else _CHUNK
         if hasattr(self, "_zo_scratch"):
             del self._zo_scratch
+        # "lowrank": the 2-D parameters' factors, consecutive spans of one row of kind 6
+        self._low: dict[int, tuple[int, int, int, int]] = {}
+        off = 0
+        if self.perturbation == "lowrank":
+            for q in params_:
+                if q.dim() == 2:
+                    m, n = q.shape
+                    r = min(self.rank, m, n)
+                    self._low[id(q)] = (off, m, n, r)
+                    off += (m + n) * r
+            if off:
+                _check_coordinates(off, "The low-rank factors", "ZOOptimizer", "normal",
+                                   self._stream_dtype)
+        self._low_size = off
+        self._low_cache: tuple[Any, ...] | None = None
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a parameter group (checked like the constructor's parameters)."""
@@ -589,6 +630,68 @@ class ZOOptimizer(torch.optim.Optimizer):
             return u
         return out.copy_(u)
 
+    def _span_noise(self, part: Any, sc: dict[str, Any], direction: int, j: int, p: Any,
+                    c0: int) -> Any:
+        """``fl(sigma * u)`` for the coordinates of ``part`` (coordinates ``c0 ..`` of
+        parameter ``p``, ``j ..`` of the whole layout), in ``part``'s dtype."""
+        m = part.numel()
+        out = sc[part.dtype][0][:m]
+        if id(p) not in self._low:
+            return self._noise(sc["words"][:m], direction, j, out)
+        off, rows, n, r = self._low[id(p)]
+        A, B = self._factors(direction, off, rows, n, r)
+        r0, r1 = c0 // n, -(-(c0 + m) // n)
+        # the rows r0 .. r1 - 1 of A B^T / sqrt(r), the outer products in the order of
+        # zoopt.random.directions, then sigma as for the other directions
+        V = A[r0:r1, 0, None] * B[None, :, 0]
+        for k in range(1, r):
+            V = V + A[r0:r1, k, None] * B[None, :, k]
+        sd = A.dtype
+        V = V * torch.tensor(self._stream_dtype(1.0 / math.sqrt(r)), dtype=sd, device=V.device)
+        u = V.reshape(-1)[c0 - r0 * n : c0 - r0 * n + m]
+        u = u * torch.tensor(self._stream_dtype(self.sigma), dtype=sd, device=V.device)
+        return u if u.dtype == out.dtype else out.copy_(u)
+
+    def _factor_rows(self, step: int, start: int, count: int) -> Any:
+        """Rows ``start ..`` of the factors (kind 6) of ``step``: ``(count, low_size)``."""
+        xp = self._backend.xp
+        st = _Stream(self.key, step, "normal", np.dtype(self._stream_dtype), self._low_size,
+                     kind=KIND_LOWRANK, backend=self._backend)
+        buf = xp.empty((count, self._low_size), dtype=self._stream_dtype)
+        st.fill(start, buf, xp.empty(0, dtype=self._stream_dtype))
+        return torch.from_dlpack(buf) if xp is not np else torch.from_numpy(buf)
+
+    def _window(self) -> int:
+        """The step whose ``B`` factors the current step uses (LOZO's lazy sampling)."""
+        return self.t - self.t % self.lazy
+
+    def _factors(self, direction: int, off: int, m: int, n: int, r: int) -> tuple[Any, Any]:
+        """``A`` (m, r) from the current step and ``B`` (n, r) from its window's first
+        step, of one direction (the rows of the last direction asked for are kept)."""
+        key = (self.t, direction, tuple(self.key.tolist()))
+        if self._low_cache is None or self._low_cache[0] != key:
+            fa = self._factor_rows(self.t, direction, 1)[0]
+            t0 = self._window()
+            fb = fa if t0 == self.t else self._factor_rows(t0, direction, 1)[0]
+            self._low_cache = (key, fa, fb)
+        _, fa, fb = self._low_cache
+        return (fa[off : off + m * r].reshape(m, r),
+                fb[off + m * r : off + (m + n) * r].reshape(n, r))
+
+    def _lowrank_grad(self, w: np.ndarray, p: Any) -> Any:
+        """``sum_i w_i A_i B_i^T / sqrt(r)`` for parameter ``p``, float64, flat."""
+        off, m, n, r = self._low[id(p)]
+        N = w.size
+        fa = self._factor_rows(self.t, 0, N)
+        t0 = self._window()
+        fb = fa if t0 == self.t else self._factor_rows(t0, 0, N)
+        A = fa[:, off : off + m * r].reshape(N, m, r).to(torch.float64)
+        B = fb[:, off + m * r : off + (m + n) * r].reshape(N, n, r).to(torch.float64)
+        wt = torch.as_tensor(w, dtype=torch.float64, device=A.device) / math.sqrt(r)
+        A = A * wt.reshape(N, 1, 1)
+        G = A.permute(1, 0, 2).reshape(m, N * r) @ B.permute(1, 0, 2).reshape(n, N * r).T
+        return G.reshape(-1)
+
     def _scratch(self) -> dict[str, Any]:
         """Chunk-sized buffers, allocated once per optimizer and dtype."""
         key = "_zo_scratch"
@@ -613,14 +716,14 @@ class ZOOptimizer(torch.optim.Optimizer):
         """theta <- theta + sign * s u in place; what the rounding loses, kept aside.
         Undone if it fails half way."""
         kept: list[tuple[Any, Any, Any]] = []
-        done: list[tuple[Any, int]] = []  # chunks already moved: (part, first coordinate)
+        # chunks already moved: (part, its first coordinate, the parameter, its offset there)
+        done: list[tuple[Any, int, Any, int]] = []
         try:
             return self._shift_all(direction, sign, kept, done)
         except BaseException:
             sc = self._scratch()
-            for part, j in done:
-                s = self._noise(sc["words"][: part.numel()], direction, j,
-                                sc[part.dtype][0][: part.numel()])
+            for part, j, q, c0 in done:
+                s = self._span_noise(part, sc, direction, j, q, c0)
                 if sign > 0:
                     part.sub_(s)
                 else:
@@ -633,16 +736,16 @@ class ZOOptimizer(torch.optim.Optimizer):
         """The parameter moves in one compiled pass (noise, move, exactness check): on
         the CPU, in the stream's dtype.  Otherwise torch's ops do the same arithmetic."""
         stream = torch.float64 if self._stream_dtype == np.float64 else torch.float32
-        return self._device.type == "cpu" and p.dtype == stream
+        return self._device.type == "cpu" and p.dtype == stream and id(p) not in self._low
 
     def _shift_all(self, direction: int, sign: int, kept: list[tuple[Any, Any, Any]],
-                   done: list[tuple[Any, int]]) -> list[tuple[Any, Any, Any]]:
+                   done: list[tuple[Any, int, Any, int]]) -> list[tuple[Any, Any, Any]]:
         sc = self._scratch()
         n_lost = 0
         code, k0, k1, c2, c3 = self._words()
         for p, off, _ in self._layout():
             flat = p.data.view(-1)
-            conv, moved, back = sc[p.dtype]
+            _, moved, back = sc[p.dtype]
             fused = self._fused(p)
             for c0 in range(0, flat.numel(), self._chunk):
                 m = min(self._chunk, flat.numel() - c0)
@@ -652,14 +755,14 @@ class ZOOptimizer(torch.optim.Optimizer):
                     n = self._backend.streams.shift_span(
                         part.numpy(), self._stream_dtype(self.sigma), sign, lost_m, orig, code,
                         k0, k1, c2, c3, direction, off + c0, get_num_threads())
-                    done.append((part, off + c0))
+                    done.append((part, off + c0, p, c0))
                     if n:  # the kernel packed the lost coordinates and their old values
                         kept.append((part, torch.from_numpy(lost_m[:n].copy()),
                                      torch.from_numpy(orig[:n].copy())))
                         n_lost += n
                     continue
-                s = self._noise(sc["words"][:m], direction, off + c0, conv[:m])
                 part = flat[c0 : c0 + m]
+                s = self._span_noise(part, sc, direction, off + c0, p, c0)
                 mv, bk, mask = moved[:m], back[:m], sc["mask"][:m]
                 if sign > 0:
                     torch.add(part, s, out=mv)
@@ -675,7 +778,7 @@ class ZOOptimizer(torch.optim.Optimizer):
                     kept.append((part, lost.to(torch.int32), part[lost]))
                     n_lost += lost.numel()
                 part.copy_(mv)
-                done.append((part, off + c0))
+                done.append((part, off + c0, p, c0))
         total = sum(p.numel() for p in self._params())
         self.exception_fraction = max(self.exception_fraction, n_lost / max(total, 1))
         return kept
@@ -685,7 +788,6 @@ class ZOOptimizer(torch.optim.Optimizer):
         code, k0, k1, c2, c3 = self._words()
         for p, off, _ in self._layout():
             flat = p.data.view(-1)
-            conv = sc[p.dtype][0]
             fused = self._fused(p)
             for c0 in range(0, flat.numel(), self._chunk):
                 m = min(self._chunk, flat.numel() - c0)
@@ -694,8 +796,8 @@ class ZOOptimizer(torch.optim.Optimizer):
                         flat[c0 : c0 + m].numpy(), self._stream_dtype(self.sigma), sign, code,
                         k0, k1, c2, c3, direction, off + c0, get_num_threads())
                     continue
-                s = self._noise(sc["words"][:m], direction, off + c0, conv[:m])
                 part = flat[c0 : c0 + m]
+                s = self._span_noise(part, sc, direction, off + c0, p, c0)
                 if sign > 0:
                     part.sub_(s)
                 else:
@@ -774,12 +876,17 @@ class ZOOptimizer(torch.optim.Optimizer):
                 state["exp_avg_sq"] = torch.zeros_like(p)
             if self.rule == "adam":
                 state["step"] += 1
+            G = self._lowrank_grad(w_host, p) if id(p) in self._low else None
             for c0 in range(0, flat.numel(), self._chunk):
                 m = min(self._chunk, flat.numel() - c0)
                 acc = self._scratch()["acc"][:m]
-                acc.fill(0.0)
-                be.streams.accumulate_span(w, acc, like, code, k0, k1, c2, c3, 0, off + c0,
-                                           get_num_threads())
+                if G is not None:
+                    acc[...] = be.xp.from_dlpack(G[c0 : c0 + m]) if be.xp is not np else \
+                        G[c0 : c0 + m].numpy()
+                else:
+                    acc.fill(0.0)
+                    be.streams.accumulate_span(w, acc, like, code, k0, k1, c2, c3, 0,
+                                               off + c0, get_num_threads())
                 part = flat[c0 : c0 + m]
                 self._update(part, acc, group, state, c0, m)
         self._diffs = []
