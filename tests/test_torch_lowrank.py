@@ -214,6 +214,8 @@ def test_bad_arguments_name_the_parameter():
         LowRankPopulation(lin, popsize=4, sigma=0.1, shaping="ranks")
     with pytest.raises(TypeError, match="float32 or float64"):
         LowRankPopulation(torch.nn.Linear(4, 3).half(), popsize=4, sigma=0.1)
+    with pytest.raises(ValueError, match="CPU and CUDA tensors"):
+        LowRankPopulation(torch.nn.Linear(4, 3, device="meta"), popsize=4, sigma=0.1)
     with pytest.raises(ValueError, match="nothing to perturb"):
         LowRankPopulation(torch.nn.Linear(4, 3).requires_grad_(False), popsize=4, sigma=0.1)
     pop = LowRankPopulation(lin, popsize=4, sigma=0.1, rank=8)  # rank capped at min(m, n)

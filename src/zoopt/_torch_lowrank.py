@@ -93,7 +93,8 @@ class LowRankPopulation:
         not change: hooks add the perturbations to the layers' outputs, and the
         population is a batch of ``popsize * B`` rows to everything else (layers
         that mix the rows of a batch, such as BatchNorm in training mode, would
-        mix members).  Parameters of float32 or float64, on one device.
+        mix members).  Parameters of float32 or float64, on one device: the CPU,
+        or a CUDA device through the GPU backend (CuPy draws the factors there).
     popsize : int
         Members per step, >= 2 (even with ``antithetic``).
     sigma : float
@@ -220,10 +221,14 @@ class LowRankPopulation:
             raise ValueError(f"The parameters of the 'model' of {caller} must be on one "
                              f"device. Got {sorted(str(d) for d in devices)}.")
         self.device = devices.pop()
-        if self.device.type != "cpu":
+        if self.device.type not in ("cpu", "cuda"):
             raise ValueError(f"The parameters of the 'model' of {caller} are on "
-                             f"{self.device}; LowRankPopulation runs on CPU tensors in this "
-                             "build. Move the model with .cpu().")
+                             f"{self.device}; LowRankPopulation runs on CPU and CUDA tensors. "
+                             "Move the model with .cpu().")
+        from zoopt.torch import _tensor_backend
+
+        # CUDA: the factors are drawn by the GPU backend's kernels (CuPy) on the device
+        self._backend = _tensor_backend(self.device)
         self.dtype = torch.float64 if dtypes == {torch.float64} else torch.float32
         self._np_dtype = np.dtype(np.float64 if self.dtype == torch.float64 else np.float32)
         self._low_size, self._full_size = low_off, full_off
@@ -248,20 +253,26 @@ class LowRankPopulation:
     def _draw(self, step: int) -> tuple[Any, Any]:
         """Factors ``(Q, low_size)`` and normal perturbations ``(Q, full_size)`` of the
         ``Q`` directions of ``step``, as tensors (no copy of the stream's arrays)."""
+        from zoopt.torch import _cuda_context
+
         Q, dt = self.n_dirs, self._np_dtype
+        xp = self._backend.xp
         out: list[Any] = []
-        for size, kind in ((self._low_size, KIND_LOWRANK), (self._full_size, KIND_NORMAL)):
-            if not size:
-                out.append(None)
-                continue
-            st = _Stream(self.key, step, "normal", dt, size, kind=kind)
-            buf = np.empty((Q, size), dtype=dt)
-            st.fill(0, buf, np.empty(0, dtype=dt))
-            out.append(torch.from_numpy(buf))
+        with _cuda_context(self.device):
+            for size, kind in ((self._low_size, KIND_LOWRANK),
+                               (self._full_size, KIND_NORMAL)):
+                if not size:
+                    out.append(None)
+                    continue
+                st = _Stream(self.key, step, "normal", dt, size, kind=kind,
+                             backend=self._backend)
+                buf = xp.empty((Q, size), dtype=dt)
+                st.fill(0, buf, xp.empty(0, dtype=dt))
+                out.append(torch.from_numpy(buf) if xp is np else torch.from_dlpack(buf))
         return out[0], out[1]
 
     def _signs(self) -> Any:
-        return torch.tensor([1.0, -1.0], dtype=self.dtype)
+        return torch.tensor([1.0, -1.0], dtype=self.dtype, device=self.device)
 
     def _members(self, T: Any) -> Any:
         """``(Q, ...)`` per direction -> ``(P, ...)`` per member (mirrored pairs)."""
@@ -283,10 +294,11 @@ class LowRankPopulation:
             f = low[j, e.offset : e.offset + e.size]
             A = f[: e.m * e.r].reshape(e.m, e.r)
             B = f[e.m * e.r :].reshape(e.n, e.r)
-            V = torch.zeros(e.m, e.n, dtype=self.dtype)
+            V = torch.zeros(e.m, e.n, dtype=self.dtype, device=self.device)
             for k in range(e.r):  # the outer products in the order of directions()
                 V = V + A[:, k, None] * B[None, :, k]
-            inv = torch.tensor(self._np_dtype.type(1.0 / math.sqrt(e.r)), dtype=self.dtype)
+            inv = torch.tensor(self._np_dtype.type(1.0 / math.sqrt(e.r)), dtype=self.dtype,
+                               device=self.device)
             out[e.name] = (V * inv) * (self.sigma * sign)
         for fe in self._full:
             u = full[j, fe.offset : fe.offset + fe.size].reshape(fe.param.shape)
@@ -456,7 +468,7 @@ class LowRankPopulation:
                              f"non-finite values for members {bad[:5].tolist()}.")
         w = self.weights(vals)
         low, full = self._draw(self.t)
-        wt = torch.from_numpy(w).to(self.dtype)
+        wt = torch.from_numpy(w).to(dtype=self.dtype, device=self.device)  # P weights
         for e in self._low:
             f = low[:, e.offset : e.offset + e.size]
             Q, m, n, r = f.shape[0], e.m, e.n, e.r
