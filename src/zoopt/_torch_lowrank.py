@@ -94,7 +94,8 @@ class LowRankPopulation:
         population is a batch of ``popsize * B`` rows to everything else (layers
         that mix the rows of a batch, such as BatchNorm in training mode, would
         mix members).  Parameters of float32 or float64, on one device: the CPU,
-        or a CUDA device through the GPU backend (CuPy draws the factors there).
+        or a CUDA device through the GPU backend (CuPy draws the factors there; that
+        path has not yet run on a device).
     popsize : int
         Members per step, >= 2 (even with ``antithetic``).
     sigma : float
