@@ -32,18 +32,10 @@ import sys
 import time
 from typing import Any
 
-from zoopt._bench import table
+from zoopt._bench import rss_mib, table
 
 _BATCH = 64
 _RANK = 4
-
-
-def _rss_mib(field: str) -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _mlp(hidden: int) -> Any:
@@ -107,7 +99,7 @@ def _worker(kind: str, popsize: int, hidden: int, repeats: int) -> dict[str, Any
 
     with torch.no_grad():
         call()  # warm-up (allocations, the first BLAS calls)
-        base = _rss_mib("VmRSS")
+        base = rss_mib("VmRSS")
         times, counts = [], []
         for _ in range(repeats):
             t0 = time.perf_counter()
@@ -119,7 +111,7 @@ def _worker(kind: str, popsize: int, hidden: int, repeats: int) -> dict[str, Any
         factors = sum((m.in_features + m.out_features) * min(_RANK, m.in_features,
                                                            m.out_features)
                       for m in model if isinstance(m, torch.nn.Linear)) * (P // 2) * 4
-    return {"rate": rate, "peak_extra": _rss_mib("VmHWM") - base, "n_params": n_params,
+    return {"rate": rate, "peak_extra": rss_mib("VmHWM") - base, "n_params": n_params,
             "factors_mib": factors / 2**20}
 
 

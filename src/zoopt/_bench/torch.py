@@ -20,15 +20,7 @@ import sys
 import time
 from typing import Any
 
-from zoopt._bench import table
-
-
-def _rss_mib(field: str) -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+from zoopt._bench import rss_mib, table
 
 
 def _worker(kind: str, steps: int, hidden: int) -> dict[str, Any]:
@@ -56,7 +48,7 @@ def _worker(kind: str, steps: int, hidden: int) -> dict[str, Any]:
     torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
 
     loss()
-    base = _rss_mib("VmRSS")
+    base = rss_mib("VmRSS")
     sigma, lr = 1e-3, 1e-4
     if kind == "zoopt":
         from zoopt.torch import ZOOptimizer
@@ -91,7 +83,7 @@ def _worker(kind: str, steps: int, hidden: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
-    out = {"ms": 1e3 * float(np.median(times)), "peak_extra": _rss_mib("VmHWM") - base,
+    out = {"ms": 1e3 * float(np.median(times)), "peak_extra": rss_mib("VmHWM") - base,
            "params_mib": n_params * 4 / 2**20, "n_params": n_params}
     if kind == "zoopt":
         out["exceptions"] = opt.exception_fraction
