@@ -25,3 +25,10 @@ def test_quality_trains_both_methods():
     for r in rows:
         assert 0.0 <= float(r[-1]) <= 1.0
         assert r[3] == "12"  # 3 steps x 4 members
+
+
+@pytest.mark.parametrize("kind", ["ceiling", "own", "shared", "full"])
+def test_transformer_workers_run(kind):
+    res = lowrank._worker(kind, popsize=2, hidden=16, repeats=1, arch="transformer")
+    assert res["rate"] > 0
+    assert (res["factors_mib"] > 0) == (kind in ("own", "shared"))

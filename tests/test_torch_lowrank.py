@@ -380,3 +380,18 @@ def test_zooptimizer_lowrank_arguments():
         ZOOptimizer([w], perturbation="lowrank", rank=0)
     with pytest.raises(ValueError, match="'lazy'"):
         ZOOptimizer([w], perturbation="lowrank", lazy=0)
+
+
+def test_members_of_a_transformer_equal_their_perturbed_copies():
+    from zoopt._bench.lowrank import _SEQ, _VOCAB, _transformer
+
+    net = _transformer(16).double()
+    pop = LowRankPopulation(net, popsize=4, sigma=0.05, rank=2, rng=9)
+    assert sum(k == "lowrank" for _, k, _ in pop.named_perturbed()) == 1 + 2 * 6 + 1
+    idx = torch.randint(0, _VOCAB, (3, _SEQ), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        out = pop.forward(idx)
+        for i in range(4):
+            np.testing.assert_allclose(out[i].numpy(),
+                                       _perturbed_copy(net, pop, i)(idx).numpy(),
+                                       rtol=1e-10, atol=1e-12)

@@ -240,7 +240,8 @@ class LowRankPopulation:
 
     @property
     def n_dirs(self) -> int:
-        """Directions per step: ``popsize / 2`` with ``antithetic``, else ``popsize``."""
+        """The number of directions per step (``popsize / 2`` with ``antithetic``, else
+        ``popsize``)."""
         return self.popsize // 2 if self.antithetic else self.popsize
 
     def named_perturbed(self) -> list[tuple[str, str, tuple[int, ...]]]:
@@ -317,7 +318,7 @@ class LowRankPopulation:
         ``per_member=True``, ``x`` has shape ``(popsize, B, ...)``: each member its own
         inputs (the environments of a reinforcement-learning population, say).  Run it
         under ``torch.no_grad()``.  The directions are those of the current step
-        (:attr:`t`), which :meth:`backward` advances.
+        (the attribute ``t``), which :meth:`backward` advances.
         """
         caller = "LowRankPopulation.forward"
         if not isinstance(x, torch.Tensor) or x.dim() == 0:

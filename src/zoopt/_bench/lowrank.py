@@ -1,7 +1,9 @@
 """Benchmark ``lowrank``: populations of a model evaluated in one batched forward.
 
 Throughput: an MLP of 12.6 million parameters (1024 -> 4096 -> 2048 -> 10, float32,
-ReLU), a batch of 64 rows per member, populations 16 to 1,024.  Members evaluated
+ReLU), a batch of 64 rows per member, populations 16 to 1,024; and a small
+transformer (token embedding, two blocks of width 256 made of ``nn.Linear`` and
+``nn.LayerNorm``, sequences of 32 tokens), populations up to 256.  Members evaluated
 per second (forward and loss, under ``torch.no_grad``) for
 
 * ``ceiling``: plain inference of the unperturbed model over the same
@@ -36,6 +38,7 @@ from zoopt._bench import rss_mib, table
 
 _BATCH = 64
 _RANK = 4
+_VOCAB, _SEQ = 1000, 32  # the transformer's tokens and sequence length
 
 
 def _mlp(hidden: int) -> Any:
@@ -47,28 +50,73 @@ def _mlp(hidden: int) -> Any:
                                torch.nn.Linear(hidden // 2, 10))
 
 
-def _worker(kind: str, popsize: int, hidden: int, repeats: int) -> dict[str, Any]:
+def _transformer(width: int) -> Any:
+    """Token embedding, two pre-norm transformer blocks built of nn.Linear and
+    nn.LayerNorm (4 heads, MLP 4x), mean pooling and a linear head; sinusoidal
+    positions (a buffer, not a parameter)."""
+    import torch
+    import torch.nn.functional as F
+
+    class Block(torch.nn.Module):
+        def __init__(self, d: int):
+            super().__init__()
+            self.ln1, self.ln2 = torch.nn.LayerNorm(d), torch.nn.LayerNorm(d)
+            self.q, self.k, self.v, self.o = (torch.nn.Linear(d, d) for _ in range(4))
+            self.fc1, self.fc2 = torch.nn.Linear(d, 4 * d), torch.nn.Linear(4 * d, d)
+
+        def forward(self, h: Any) -> Any:
+            N, L, d = h.shape
+            a = self.ln1(h)
+            q, k, v = (f(a).reshape(N, L, 4, d // 4).transpose(1, 2)
+                       for f in (self.q, self.k, self.v))
+            att = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(N, L, d)
+            h = h + self.o(att)
+            return h + self.fc2(F.gelu(self.fc1(self.ln2(h))))
+
+    class Tiny(torch.nn.Module):
+        def __init__(self, d: int):
+            super().__init__()
+            self.emb = torch.nn.Embedding(_VOCAB, d)
+            pos = torch.arange(_SEQ)[:, None] / (10000 ** (torch.arange(0, d, 2) / d))
+            self.register_buffer("pos", torch.cat([pos.sin(), pos.cos()], dim=1))
+            self.blocks = torch.nn.Sequential(Block(d), Block(d))
+            self.ln, self.head = torch.nn.LayerNorm(d), torch.nn.Linear(d, 10)
+
+        def forward(self, idx: Any) -> Any:
+            h = self.blocks(self.emb(idx) + self.pos)
+            return self.head(self.ln(h).mean(dim=1))
+
+    torch.manual_seed(0)
+    return Tiny(width)
+
+
+def _worker(kind: str, popsize: int, hidden: int, repeats: int,
+            arch: str = "mlp") -> dict[str, Any]:
     import numpy as np
     import torch
     import torch.nn.functional as F
 
     import zoopt.torch  # noqa: F401  (imports paid before the baseline)
 
-    model = _mlp(hidden)
+    model = _mlp(hidden) if arch == "mlp" else _transformer(hidden)
     n_params = sum(p.numel() for p in model.parameters())
     gen = torch.Generator().manual_seed(1)
     P, B = popsize, _BATCH
     y = torch.arange(B) % 10
-    if kind in ("ceiling", "own"):
-        X = torch.randn(P, B, 1024, generator=gen)
-    else:
-        X = torch.randn(B, 1024, generator=gen)
+    row = (1024,) if arch == "mlp" else (_SEQ,)
+
+    def draw(*lead: int) -> Any:
+        if arch == "mlp":
+            return torch.randn(*lead, 1024, generator=gen)
+        return torch.randint(0, _VOCAB, (*lead, _SEQ), generator=gen)
+
+    X = draw(P, B) if kind in ("ceiling", "own") else draw(B)
 
     if kind == "ceiling":
         yy = y.repeat(P)
 
         def call() -> int:
-            out = model(X.reshape(P * B, 1024))
+            out = model(X.reshape(P * B, *row))
             F.cross_entropy(out, yy, reduction="none").reshape(P, B).mean(dim=1)
             return P
     elif kind in ("own", "shared"):
@@ -108,9 +156,10 @@ def _worker(kind: str, popsize: int, hidden: int, repeats: int) -> dict[str, Any
     rate = float(np.median([c / t for c, t in zip(counts, times, strict=True)]))
     factors = 0
     if kind in ("own", "shared"):
-        factors = sum((m.in_features + m.out_features) * min(_RANK, m.in_features,
-                                                           m.out_features)
-                      for m in model if isinstance(m, torch.nn.Linear)) * (P // 2) * 4
+        factors = sum((w.shape[0] + w.shape[1]) * min(_RANK, *w.shape)
+                      for m in model.modules()
+                      if isinstance(m, torch.nn.Linear | torch.nn.Embedding)
+                      for w in [m.weight]) * (P // 2) * 4
     return {"rate": rate, "peak_extra": rss_mib("VmHWM") - base, "n_params": n_params,
             "factors_mib": factors / 2**20}
 
@@ -202,33 +251,8 @@ def _flat_loss(model: Any, theta: Any, xb: Any, yb: Any) -> Any:
     return F.cross_entropy(model(xb), yb)
 
 
-def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m zoopt bench lowrank", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true",
-                   help="a 0.8-million-parameter MLP, populations 16 and 64, 3 timed calls")
-    p.add_argument("--popsizes", default=None, help="comma-separated populations")
-    p.add_argument("--quality", action="store_true",
-                   help="also train on digits: low-rank against full-rank ES, 3 seeds")
-    p.add_argument("--worker", help=argparse.SUPPRESS)
-    p.add_argument("--hidden", type=int, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--popsize", type=int, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--repeats", type=int, default=None, help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
-    hidden = args.hidden or (512 if args.quick else 4096)
-    repeats = args.repeats or (3 if args.quick else 5)
-    if args.worker:
-        print(json.dumps(_worker(args.worker, args.popsize, hidden, repeats)))
-        return 0
-    try:
-        import torch
-    except ImportError:
-        print("bench lowrank: PyTorch is not installed (pip install torch)")
-        return 1
-    import zoopt
-
-    pops = ([int(s) for s in args.popsizes.split(",")] if args.popsizes
-            else [16, 64] if args.quick else [16, 64, 256, 1024])
+def _throughput(arch: str, width: int, pops: list[int], repeats: int) -> tuple[list[Any], int]:
+    """The table rows of one model: each variant of each population in a fresh process."""
     kinds = [("ceiling", "ceiling: plain inference"), ("own", "zoopt low-rank, own inputs"),
              ("shared", "zoopt low-rank, shared batch"), ("full", "full-rank, one by one")]
     rows, n_params = [], 0
@@ -236,7 +260,8 @@ def main(argv: list[str]) -> int:
         res = {}
         for kind, _ in kinds:
             cmd = [sys.executable, "-m", "zoopt", "bench", "lowrank", "--worker", kind,
-                   "--hidden", str(hidden), "--popsize", str(P), "--repeats", str(repeats)]
+                   "--arch", arch, "--hidden", str(width), "--popsize", str(P),
+                   "--repeats", str(repeats)]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True)
             res[kind] = json.loads(out.stdout.strip().splitlines()[-1])
         n_params = res["ceiling"]["n_params"]
@@ -247,12 +272,64 @@ def main(argv: list[str]) -> int:
                          f"{r['rate'] / res['ceiling']['rate']:.2f}",
                          f"{r['rate'] / res['full']['rate']:.1f}x", f"{r['peak_extra']:.0f}",
                          f"{r['factors_mib']:.1f}" if r["factors_mib"] else ""])
-    print(f"zoopt {zoopt.__version__}: bench lowrank -- MLP of {n_params / 1e6:.1f} M "
-          f"parameters (float32), batch {_BATCH} per member, rank {_RANK}, median of "
-          f"{repeats} calls, torch {torch.__version__} on {torch.get_num_threads()} threads, "
-          "a fresh process per row")
-    print(table(rows, ["popsize", "variant", "members/s", "of ceiling", "vs full-rank",
-                       "peak extra MiB", "factors MiB"]))
+    return rows, n_params
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m zoopt bench lowrank", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help="a 0.8-million-parameter MLP and a narrow transformer, populations "
+                        "16 and 64, 3 timed calls")
+    p.add_argument("--popsizes", default=None, help="comma-separated populations")
+    p.add_argument("--models", default="mlp,transformer",
+                   help="comma-separated: mlp, transformer (default both)")
+    p.add_argument("--quality", action="store_true",
+                   help="also train on digits: low-rank against full-rank ES, 3 seeds")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--arch", default="mlp", help=argparse.SUPPRESS)
+    p.add_argument("--hidden", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--popsize", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--repeats", type=int, default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    repeats = args.repeats or (3 if args.quick else 5)
+    if args.worker:
+        print(json.dumps(_worker(args.worker, args.popsize, args.hidden, repeats, args.arch)))
+        return 0
+    try:
+        import torch
+    except ImportError:
+        print("bench lowrank: PyTorch is not installed (pip install torch)")
+        return 1
+    import zoopt
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    bad = sorted(set(models) - {"mlp", "transformer"})
+    if bad or not models:
+        print(f"bench lowrank: --models takes mlp and transformer; got {args.models!r}")
+        return 2
+    pops = ([int(s) for s in args.popsizes.split(",")] if args.popsizes
+            else [16, 64] if args.quick else [16, 64, 256, 1024])
+    header = ["popsize", "variant", "members/s", "of ceiling", "vs full-rank",
+              "peak extra MiB", "factors MiB"]
+    print(f"zoopt {zoopt.__version__}: bench lowrank -- batch {_BATCH} per member, rank "
+          f"{_RANK}, median of {repeats} calls, torch {torch.__version__} on "
+          f"{torch.get_num_threads()} threads, a fresh process per row")
+    for arch in models:
+        if arch == "mlp":
+            width = 512 if args.quick else 4096
+            rows, n = _throughput(arch, width, pops, repeats)
+            print(f"\nMLP 1024 -> {width} -> {width // 2} -> 10 ({n / 1e6:.1f} M parameters, "
+                  "float32, ReLU)")
+        else:
+            width = 64 if args.quick else 256
+            # the full-rank baseline and the ceiling at P = 1,024 take minutes here
+            tp = [P for P in pops if P <= 256]
+            rows, n = _throughput(arch, width, tp, repeats)
+            print(f"\ntransformer: embedding ({_VOCAB} tokens), 2 blocks of width {width} "
+                  f"(4 heads, MLP 4x, LayerNorm), sequences of {_SEQ} tokens "
+                  f"({n / 1e6:.1f} M parameters, float32)")
+        print(table(rows, header))
     if args.quality:
         q = _quality(seeds=3, steps=100 if args.quick else 600, popsize=32)
         print("\nquality: digits (1,257 train / 540 test), MLP 64-32-10 from scratch, batch "
