@@ -420,15 +420,28 @@ def _load(paths: list[str], suite: str, budget: int, save: str | None) -> list[R
     return out
 
 
+def _one_blas_thread() -> Any:
+    """threadpoolctl's limit of the BLAS and OpenMP pools to one thread, where it is
+    installed (scikit-learn, in the bench extra, brings it); else nothing."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
 def _run_all(jobs: list[tuple[str, str, str, int]], n_jobs: int, before: list[Run],
              keep: Any = None) -> list[Run]:
     """Run the jobs; ``keep(before + finished)`` is called as each run finishes."""
     if n_jobs <= 1 or not jobs:
         out = []
-        for j in jobs:
-            out.append(run_one(j))
-            if keep is not None:
-                keep(before + out)
+        # one BLAS thread, as in the worker processes (OMP_NUM_THREADS=1 there), so that
+        # the seconds of a run do not depend on --jobs
+        with _one_blas_thread():
+            for j in jobs:
+                out.append(run_one(j))
+                if keep is not None:
+                    keep(before + out)
         return out
     import multiprocessing as mp
 
