@@ -93,9 +93,12 @@ class LowRankPopulation:
         not change: hooks add the perturbations to the layers' outputs, and the
         population is a batch of ``popsize * B`` rows to everything else (layers
         that mix the rows of a batch, such as BatchNorm in training mode, would
-        mix members).  Parameters of float32 or float64, on one device: the CPU,
-        or a CUDA device through the GPU backend (CuPy draws the factors there; that
-        path has not yet run on a device).
+        mix members).  Each perturbed layer must be called on the members' rows:
+        one called on other inputs (an ``nn.Embedding`` of positions applied to
+        ``arange(L)``, say) is refused, since its members would need tables of
+        their own; use a buffer for such positions.  Parameters of float32 or
+        float64, on one device: the CPU, or a CUDA device through the GPU backend
+        (CuPy draws the factors there; that path has not yet run on a device).
     popsize : int
         Members per step, >= 2 (even with ``antithetic``).
     sigma : float
