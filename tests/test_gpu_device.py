@@ -8,6 +8,8 @@ This file needs only NumPy, pytest, CuPy and zoopt, so that the device check
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -381,3 +383,57 @@ def test_gpu_chain_linear(cp):
     np.testing.assert_allclose(gW.get(), X.get().T @ g_z.get(), rtol=1e-12)
     with pytest.raises(TypeError, match="'X' parameter of chain_linear is a host"):
         zoopt.policy.chain_linear(X.get(), g_z)
+
+
+@pytest.mark.gpu
+def test_gpu_lowrank_directions_and_grad(cp):
+    kw = {"dist": "lowrank", "shape": (30, 20), "rank": 3}
+    for dt in (np.float32, np.float64):
+        U = directions(40, 600, rng=2, step=5, dtype=dt, like=cp.empty(0), **kw)
+        assert isinstance(U, cp.ndarray)
+        # factors from the same kernels, products by separate elementwise ops: same bits
+        assert_same_bits(U.get(), directions(40, 600, rng=2, step=5, dtype=dt, **kw))
+    x = np.linspace(-1, 1, 600)
+    got = zoopt.grad(quadratic, cp.asarray(x), n_dirs=64, rng=6, **kw)
+    assert isinstance(got, cp.ndarray)
+    want = zoopt.grad(lambda X: quadratic(cp.asarray(X)).get(), x, n_dirs=64, rng=6, **kw)
+    np.testing.assert_allclose(got.get(), want, rtol=1e-10, atol=1e-12)  # the sum: cuBLAS
+
+
+@pytest.mark.gpu
+def test_gpu_lowrank_population_and_lozo_on_cuda(cp):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA")
+    from zoopt.torch import LowRankPopulation, ZOOptimizer
+
+    torch.manual_seed(0)
+    cpu = torch.nn.Sequential(torch.nn.Linear(12, 16), torch.nn.Tanh(),
+                              torch.nn.LayerNorm(16), torch.nn.Linear(16, 3)).double()
+    gpu = copy.deepcopy(cpu).cuda()
+    x = torch.randn(5, 12, dtype=torch.float64)
+    outs, grads = [], []
+    for model, xx in ((cpu, x), (gpu, x.cuda())):
+        pop = LowRankPopulation(model, popsize=6, sigma=0.05, rank=2, rng=4)
+        with torch.no_grad():
+            out = pop.forward(xx)
+            pop.backward(out.pow(2).mean(dim=(1, 2)))
+        outs.append(out.cpu())
+        grads.append([p.grad.cpu() for p in model.parameters()])
+        if model is gpu:  # the factors: the same bits on the device
+            for name, t in pop.perturbation(3).items():
+                ref = LowRankPopulation(cpu, popsize=6, sigma=0.05, rank=2,
+                                        rng=4).perturbation(3)[name]
+                assert torch.equal(t.cpu(), ref)
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-10, atol=1e-12)
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+    # LOZO on the device: the parameters come back bit for bit after the probes
+    w = torch.nn.Parameter(torch.randn(64, 48, device="cuda"))
+    opt = ZOOptimizer([w], lr=1e-3, sigma=1e-2, n_dirs=2, rng=1, perturbation="lowrank",
+                      rank=2)
+    before = w.detach().clone()
+    opt.accumulate(lambda: w.pow(2).sum())
+    assert torch.equal(w.detach(), before)
+    opt.step()
+    assert not torch.equal(w.detach(), before)
