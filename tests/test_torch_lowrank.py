@@ -224,6 +224,8 @@ def test_bad_arguments_name_the_parameter():
         pop.backward(torch.zeros(4))
     with pytest.raises(TypeError, match="'x'"):
         pop.forward([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"'x'.*not be empty.*\(0, 4\)"):
+        pop.forward(torch.empty(0, 4))
     with torch.no_grad():
         pop.forward(torch.randn(2, 4))
     with pytest.raises(ValueError, match=r"shape \(4,\)"):

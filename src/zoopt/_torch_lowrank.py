@@ -331,6 +331,9 @@ class LowRankPopulation:
         if x.device != self.device:
             raise ValueError(f"The 'x' parameter of {caller} is on {x.device}; the model is "
                              f"on {self.device}.")
+        if x.numel() == 0:
+            raise ValueError(f"The 'x' parameter of {caller} must not be empty. Got shape "
+                             f"{tuple(x.shape)}.")
         P = self.popsize
         if check_bool(per_member, "per_member", caller):
             if x.dim() < 2 or x.shape[0] != P:
