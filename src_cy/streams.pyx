@@ -463,3 +463,89 @@ def unshift_span(floating[::1] theta, floating scale, int sign, int dist, uint32
             for j in range(lo, hi):
                 theta[j - j_first] = theta[j - j_first] - sg * (scale * buf[j - a0])
     free(bufs)
+
+
+cdef inline floating _lowrank_at(const floating[:, ::1] A, const floating[:, ::1] B,
+                                 int64_t i, int64_t j, floating inv) noexcept nogil:
+    """Element (i, j) of A B^T / sqrt(r): the r products added in order, then the
+    factor ``inv`` = fl(1 / sqrt(r)), as :func:`zoopt.random.directions` builds it."""
+    cdef Py_ssize_t k
+    cdef floating v = A[i, 0] * B[j, 0]
+    for k in range(1, A.shape[1]):
+        v = v + A[i, k] * B[j, k]
+    return v * inv
+
+
+def shift_lowrank(floating[::1] theta, const floating[:, ::1] A, const floating[:, ::1] B,
+                  int64_t c0, floating inv, floating scale, int sign, int32_t[::1] lost,
+                  floating[::1] orig, int n_threads):
+    """:func:`shift_span` for a low-rank direction: a span of coordinates ``c0 ..`` of a
+    row-major ``m x n`` matrix moves along ``A B^T / sqrt(r)`` (``A`` is ``m x r``, ``B``
+    is ``n x r``).  ``s = fl(scale * fl(inv * sum_k A[i, k] B[j, k]))``, the rest as
+    :func:`shift_span`: returns the number of lost coordinates, ``lost[:n]`` and
+    ``orig[:n]`` their indices (increasing) and old values."""
+    cdef int64_t n = theta.shape[0]
+    cdef int64_t ncol = B.shape[0]
+    cdef int64_t i, j, lo, hi, c, i0, i1
+    cdef floating s, th, mv, bk
+    cdef floating sg = 1 if sign > 0 else -1
+    _check_lowrank_span(theta.shape[0], A.shape[0], A.shape[1], B.shape[0], B.shape[1], c0)
+    if lost.shape[0] < n or orig.shape[0] < n:
+        raise ValueError("shift_lowrank: 'lost' and 'orig' must cover 'theta'")
+    if n > 2**31 - 1:
+        raise ValueError("shift_lowrank: at most 2**31 - 1 coordinates per span")
+    if n == 0:
+        return 0
+    i0, i1 = c0 // ncol, (c0 + n - 1) // ncol + 1
+    with nogil:
+        # one pass, a matrix row at a time: move, and flag in lost[j] (the old value kept
+        # in orig[j]) where the reverse move would not give the old bits back
+        for i in prange(i0, i1, num_threads=max(1, n_threads), schedule="dynamic"):
+            lo = max(i * ncol, c0) - c0
+            hi = min((i + 1) * ncol, c0 + n) - c0
+            for j in range(lo, hi):
+                s = sg * (scale * _lowrank_at(A, B, i, c0 + j - i * ncol, inv))
+                th = theta[j]
+                mv = th + s
+                bk = mv - s
+                lost[j] = not _same_bits(bk, th)
+                orig[j] = th
+                theta[j] = mv
+        # the flagged coordinates packed in order (c <= j: nothing unread is overwritten)
+        c = 0
+        for j in range(n):
+            if lost[j]:
+                lost[c] = <int32_t> j
+                orig[c] = orig[j]
+                c = c + 1
+    return c
+
+
+def unshift_lowrank(floating[::1] theta, const floating[:, ::1] A, const floating[:, ::1] B,
+                    int64_t c0, floating inv, floating scale, int sign, int n_threads):
+    """The reverse move of :func:`shift_lowrank` (the same ``s``)."""
+    cdef int64_t n = theta.shape[0]
+    cdef int64_t ncol = B.shape[0]
+    cdef int64_t i, j, lo, hi, i0, i1
+    cdef floating sg = 1 if sign > 0 else -1
+    _check_lowrank_span(theta.shape[0], A.shape[0], A.shape[1], B.shape[0], B.shape[1], c0)
+    if n == 0:
+        return
+    i0, i1 = c0 // ncol, (c0 + n - 1) // ncol + 1
+    with nogil:
+        for i in prange(i0, i1, num_threads=max(1, n_threads), schedule="dynamic"):
+            lo = max(i * ncol, c0) - c0
+            hi = min((i + 1) * ncol, c0 + n) - c0
+            for j in range(lo, hi):
+                theta[j] = theta[j] - sg * (
+                    scale * _lowrank_at(A, B, i, c0 + j - i * ncol, inv))
+
+
+cdef _check_lowrank_span(Py_ssize_t n, Py_ssize_t m, Py_ssize_t ra, Py_ssize_t ncol,
+                         Py_ssize_t rb, int64_t c0):
+    if ra != rb or ra < 1:
+        raise ValueError(f"lowrank span: 'A' ({m} x {ra}) and 'B' ({ncol} x {rb}) need the "
+                         "same r >= 1 columns")
+    if ncol < 1 or c0 < 0 or c0 + n > m * ncol:
+        raise ValueError(f"lowrank span: coordinates {c0} .. {c0 + n} are outside the "
+                         f"{m} x {ncol} matrix")

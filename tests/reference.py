@@ -244,6 +244,22 @@ def unshift_span(theta, scale, sign, u):
     return theta - s if sign > 0 else theta + s
 
 
+def lowrank_span(A, B, c0, m):
+    """Coordinates c0 .. c0 + m of vec(A B^T) / sqrt(r) (row-major), element by element
+    with the r products added in order: the unscaled span of a low-rank move."""
+    dtype = A.dtype
+    n, r = B.shape
+    inv = dtype.type(1.0 / np.sqrt(r))
+    out = np.empty(m, dtype=dtype)
+    for q in range(m):
+        i, j = divmod(c0 + q, n)
+        v = A[i, 0] * B[j, 0]
+        for k in range(1, r):
+            v = v + A[i, k] * B[j, k]
+        out[q] = v * inv
+    return out
+
+
 def sq_norm(u):
     """Sum of squares in float64, coordinates in order (as the kernel)."""
     total = 0.0

@@ -1,6 +1,7 @@
 """The metrics and BLEU kernels against their NumPy twins in tests/reference.py."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -175,3 +176,52 @@ def test_shift_span_kernels_match_twin(key, d, data, dtype, code, sign, n_thread
                                   ref.unshift_span(moved, scale, sign, u).view(np.uint8))
     got[lost] = old  # the exact restore: every bit back
     np.testing.assert_array_equal(got.view(np.uint8), theta.view(np.uint8))
+
+
+@settings(max_examples=30)
+@given(st.integers(1, 40), st.integers(1, 60), st.integers(1, 5), st.data(),
+       st.sampled_from([np.float32, np.float64]), st.sampled_from([1, -1]), st.integers(1, 2),
+       seeds)
+def test_shift_lowrank_kernels_match_twin(m, n, r, data, dtype, sign, n_threads, seed):
+    """shift_lowrank / unshift_lowrank (ZOOptimizer's low-rank probes, LOZO) against the
+    reference move along a span of vec(A B^T) / sqrt(r) that starts and ends mid-row."""
+    from zoopt._cy import streams
+
+    j0 = data.draw(st.integers(0, m * n - 1))
+    size = data.draw(st.integers(0, m * n - j0))
+    rng = np.random.default_rng(seed % 2**32)
+    A = rng.standard_normal((m, r)).astype(dtype)
+    B = rng.standard_normal((n, r)).astype(dtype)
+    theta = (rng.standard_normal(size) * 10.0 ** rng.integers(-8, 8, size)).astype(dtype)
+    theta[: size // 7] = -0.0
+    scale = 1e-3
+    u = ref.lowrank_span(A, B, j0, size)
+    moved, lost, old = ref.shift_span(theta, scale, sign, u)
+
+    got = theta.copy()
+    lost_k = np.full(size, 7, dtype=np.int32)
+    orig = np.zeros(size, dtype=dtype)
+    inv = dtype(1.0 / np.sqrt(r))
+    n_lost = streams.shift_lowrank(got, A, B, j0, inv, dtype(scale), sign, lost_k, orig,
+                                   n_threads)
+    np.testing.assert_array_equal(got.view(np.uint8), moved.view(np.uint8))
+    assert n_lost == int(lost.sum())
+    np.testing.assert_array_equal(lost_k[:n_lost], np.flatnonzero(lost))
+    np.testing.assert_array_equal(orig[:n_lost].view(np.uint8), old.view(np.uint8))
+
+    streams.unshift_lowrank(got, A, B, j0, inv, dtype(scale), sign, n_threads)
+    np.testing.assert_array_equal(got.view(np.uint8),
+                                  ref.unshift_span(moved, scale, sign, u).view(np.uint8))
+    got[lost] = old
+    np.testing.assert_array_equal(got.view(np.uint8), theta.view(np.uint8))
+
+
+def test_shift_lowrank_refuses_a_span_outside_the_matrix():
+    from zoopt._cy import streams
+
+    A, B = np.ones((3, 2)), np.ones((4, 2))
+    theta, lost, orig = np.zeros(5), np.zeros(5, np.int32), np.zeros(5)
+    with pytest.raises(ValueError, match=r"coordinates 8 .. 13 are outside the 3 x 4"):
+        streams.shift_lowrank(theta, A, B, 8, 1.0, 1.0, 1, lost, orig, 1)
+    with pytest.raises(ValueError, match=r"same r >= 1 columns"):
+        streams.unshift_lowrank(theta, A, np.ones((4, 1)), 0, 1.0, 1.0, 1, 1)

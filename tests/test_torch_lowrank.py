@@ -60,10 +60,11 @@ def test_one_linear_layer_members_are_the_numpy_lowrank_directions(antithetic):
                                    atol=1e-6)
 
 
-def test_every_member_equals_the_model_with_its_perturbation_added():
+@pytest.mark.parametrize("antithetic", [True, False])
+def test_every_member_equals_the_model_with_its_perturbation_added(antithetic):
     torch.manual_seed(1)
     net = _Net().double()
-    pop = LowRankPopulation(net, popsize=6, sigma=0.05, rank=2, rng=1)
+    pop = LowRankPopulation(net, popsize=6, sigma=0.05, rank=2, antithetic=antithetic, rng=1)
     assert [k for _, k, _ in pop.named_perturbed()] == ["lowrank"] * 3 + ["normal"] * 4
     idx = torch.randint(0, 11, (4, 5))
     with torch.no_grad():
@@ -78,7 +79,8 @@ def test_every_member_equals_the_model_with_its_perturbation_added():
     assert not torch.equal(ref.l1.weight, net.l1.weight)  # (a different init: no sharing)
 
 
-def test_the_first_layer_shares_its_product_and_frozen_layers_are_left_alone():
+@pytest.mark.parametrize("antithetic", [True, False])
+def test_the_first_layer_shares_its_product_and_frozen_layers_are_left_alone(antithetic):
     torch.manual_seed(2)
     mlp = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(),
                               torch.nn.Conv1d(1, 1, 1), torch.nn.Flatten(),
@@ -92,7 +94,7 @@ def test_the_first_layer_shares_its_product_and_frozen_layers_are_left_alone():
             return h.unsqueeze(1)
 
     mlp.insert(2, Unsqueeze())
-    pop = LowRankPopulation(mlp, popsize=4, sigma=0.05, rank=2, antithetic=False, rng=1)
+    pop = LowRankPopulation(mlp, popsize=4, sigma=0.05, rank=2, antithetic=antithetic, rng=1)
     assert "2.weight" not in {name for name, *_ in pop.named_perturbed()}
     calls = []
     mlp[0].register_forward_hook(lambda mod, args, out: calls.append(args[0].shape[0]))
@@ -106,10 +108,11 @@ def test_the_first_layer_shares_its_product_and_frozen_layers_are_left_alone():
                                        atol=1e-12)
 
 
-def test_members_with_their_own_inputs():
+@pytest.mark.parametrize("antithetic", [True, False])
+def test_members_with_their_own_inputs(antithetic):
     torch.manual_seed(5)
     net = _Net().double()
-    pop = LowRankPopulation(net, popsize=4, sigma=0.05, rank=2, rng=6)
+    pop = LowRankPopulation(net, popsize=4, sigma=0.05, rank=2, antithetic=antithetic, rng=6)
     idx = torch.randint(0, 11, (4, 3, 5))
     with torch.no_grad():
         out = pop.forward(idx, per_member=True)
@@ -325,6 +328,32 @@ def test_zooptimizer_lowrank_restores_the_parameters_bit_for_bit(dtype):
     U = _capture_probe(opt2, W, lambda: (X @ W.T + b).float().pow(2).mean())
     if dtype != torch.bfloat16:  # bf16 rounding of the probe breaks the exact rank
         assert np.linalg.matrix_rank(U.astype(np.float64), tol=1e-3) == 3
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_zooptimizer_lowrank_compiled_moves_are_the_torch_ops_bit_for_bit(dtype):
+    """The CPU's compiled low-rank moves (shift_lowrank) give the probes of the torch-op
+    path (the one CUDA parameters take) bit for bit, over chunks that end mid-row."""
+    from zoopt.torch import ZOOptimizer
+
+    torch.manual_seed(4)
+    W0 = torch.randn(70, 40).to(dtype)
+    W0[::9] *= 1e-7  # small entries, where the move cannot be undone exactly
+    probes = {}
+    for fused in (True, False):
+        W = torch.nn.Parameter(W0.clone())
+        opt = ZOOptimizer([W], lr=1e-3, sigma=1e-2, n_dirs=3, rng=0, perturbation="lowrank",
+                          rank=3, lazy=2)
+        opt._chunk = 1000  # spans that start and end inside a row of 40
+        if not fused:
+            opt._fused = lambda p: False
+        seen = []
+        for _ in range(3):
+            opt.step(lambda W=W, seen=seen: seen.append(W.detach().clone()) or W.sum())
+        probes[fused] = (seen, W.detach().clone())
+    for a, b in zip(probes[True][0], probes[False][0], strict=True):
+        assert torch.equal(a, b)
+    assert torch.equal(probes[True][1], probes[False][1])
 
 
 @pytest.mark.parametrize(("lazy", "expected"), [(1, 4), (3, 2)])

@@ -423,20 +423,39 @@ class LowRankPopulation:
         if low is not None:
             f = ctx["low"][:, low.offset : low.offset + low.size]
             Q, m, n, r = f.shape[0], low.m, low.n, low.r
-            A = self._members(f[:, : m * r].reshape(Q, m, r))  # the member's sign on A
+            A = f[:, : m * r].reshape(Q, m, r)
             Bf = f[:, m * r :].reshape(Q, n, r)
-            if self.antithetic:  # B is shared by a mirrored pair
-                Bf = Bf.repeat_interleave(2, dim=0)
+            # Work per direction, not per member: a mirrored pair's 2 x rows rows share
+            # A_j and B_j, and the sign of member 2j + 1 goes on its small (rows, r)
+            # block of h B (or of the picked rows of A), so no factor is repeated.
+            k = 2 if self.antithetic else 1
             if isinstance(module, torch.nn.Linear):
-                left = torch.matmul(h.reshape(G, -1, n), Bf)  # h B: (P, rows..., r)
-                right = A.transpose(1, 2)  # (P, r, m)
+                if shared:  # (1, rows, n) @ (Q, n, r): h B once per direction
+                    left = torch.matmul(h.reshape(1, -1, n), Bf).unsqueeze(1)
+                    if k == 2:
+                        left = torch.cat((left, -left), dim=1)
+                else:
+                    left = torch.matmul(h.reshape(Q, -1, n), Bf).view(Q, k, -1, r)
+                    if k == 2:
+                        left[:, 1].neg_()
+                right = A.transpose(1, 2) * (self.sigma / math.sqrt(r))  # (Q, r, m)
+                if fulls:  # the bias: a column of signs beside h B, its u beside A^T
+                    e = fulls[0]
+                    u = ctx["full"][:, e.offset : e.offset + e.size] * self.sigma
+                    col = self._signs()[:k].reshape(1, k, 1, 1)
+                    left = torch.cat((left, col.expand(Q, k, left.shape[2], 1)), dim=-1)
+                    right = torch.cat((right, u.unsqueeze(1)), dim=1)  # (Q, r + 1, m)
+                    fulls = []
             else:  # Embedding (num, dim): the rows of A that the indices pick
-                idx = h.reshape(G, -1).expand(P, -1)
-                left = torch.gather(A, 1, idx.unsqueeze(-1).expand(-1, -1, r))  # (P, L, r)
-                right = Bf.transpose(1, 2)  # (P, r, dim)
-            # res += coef * left @ right, in place: no temporary of the activation's size
-            res.view(P, -1, res.shape[-1]).baddbmm_(left, right,
-                                                    alpha=self.sigma / math.sqrt(r))
+                idx = h.reshape(G, -1)
+                idx = (idx.expand(P, -1) if shared else idx).reshape(Q, -1)  # (Q, k L)
+                left = torch.gather(A, 1, idx.unsqueeze(-1).expand(-1, -1, r))  # (Q, k L, r)
+                if k == 2:
+                    left.view(Q, 2, -1, r)[:, 1].neg_()
+                right = Bf.transpose(1, 2) * (self.sigma / math.sqrt(r))  # (Q, r, dim)
+            # res += left @ right, in place: no temporary of the activation's size
+            res.view(Q, -1, res.shape[-1]).baddbmm_(left.reshape(Q, -1, right.shape[1]),
+                                                    right)
         for e in fulls:
             u = self._members(ctx["full"][:, e.offset : e.offset + e.size]) * self.sigma
             if isinstance(module, torch.nn.LayerNorm):
@@ -444,7 +463,7 @@ class LowRankPopulation:
                 shp = (P, *([1] * (res.dim() - 1 - len(ns))), *ns)
                 if e.name.rsplit(".", 1)[-1] == "weight":
                     normed = F.layer_norm(h, ns, None, None, module.eps)
-                    res += normed.reshape(G, rows, *tail) * u.reshape(shp)
+                    res.addcmul_(normed.reshape(G, rows, *tail), u.reshape(shp))  # one pass
                 else:
                     res += u.reshape(shp)
             else:  # a Linear's bias, for every row of the member

@@ -736,7 +736,14 @@ class ZOOptimizer(torch.optim.Optimizer):
         """The parameter moves in one compiled pass (noise, move, exactness check): on
         the CPU, in the stream's dtype.  Otherwise torch's ops do the same arithmetic."""
         stream = torch.float64 if self._stream_dtype == np.float64 else torch.float32
-        return self._device.type == "cpu" and p.dtype == stream and id(p) not in self._low
+        return self._device.type == "cpu" and p.dtype == stream
+
+    def _lowrank_move(self, p: Any, direction: int) -> tuple[Any, Any, Any]:
+        """``A``, ``B`` (NumPy views) and ``fl(1 / sqrt(r))`` of a low-rank parameter's
+        direction, for the compiled moves."""
+        off, rows, n, r = self._low[id(p)]
+        A, B = self._factors(direction, off, rows, n, r)
+        return A.numpy(), B.numpy(), self._stream_dtype(1.0 / math.sqrt(r))
 
     def _shift_all(self, direction: int, sign: int, kept: list[tuple[Any, Any, Any]],
                    done: list[tuple[Any, int, Any, int]]) -> list[tuple[Any, Any, Any]]:
@@ -752,9 +759,15 @@ class ZOOptimizer(torch.optim.Optimizer):
                 if fused:
                     part = flat[c0 : c0 + m]
                     lost_m, orig = sc["lost"][:m], back[:m].numpy()
-                    n = self._backend.streams.shift_span(
-                        part.numpy(), self._stream_dtype(self.sigma), sign, lost_m, orig, code,
-                        k0, k1, c2, c3, direction, off + c0, get_num_threads())
+                    if id(p) in self._low:
+                        A, B, inv = self._lowrank_move(p, direction)
+                        n = self._backend.streams.shift_lowrank(
+                            part.numpy(), A, B, c0, inv, self._stream_dtype(self.sigma), sign,
+                            lost_m, orig, get_num_threads())
+                    else:
+                        n = self._backend.streams.shift_span(
+                            part.numpy(), self._stream_dtype(self.sigma), sign, lost_m, orig,
+                            code, k0, k1, c2, c3, direction, off + c0, get_num_threads())
                     done.append((part, off + c0, p, c0))
                     if n:  # the kernel packed the lost coordinates and their old values
                         kept.append((part, torch.from_numpy(lost_m[:n].copy()),
@@ -791,6 +804,12 @@ class ZOOptimizer(torch.optim.Optimizer):
             fused = self._fused(p)
             for c0 in range(0, flat.numel(), self._chunk):
                 m = min(self._chunk, flat.numel() - c0)
+                if fused and id(p) in self._low:
+                    A, B, inv = self._lowrank_move(p, direction)
+                    self._backend.streams.unshift_lowrank(
+                        flat[c0 : c0 + m].numpy(), A, B, c0, inv, self._stream_dtype(self.sigma),
+                        sign, get_num_threads())
+                    continue
                 if fused:
                     self._backend.streams.unshift_span(
                         flat[c0 : c0 + m].numpy(), self._stream_dtype(self.sigma), sign, code,
