@@ -408,26 +408,29 @@ def test_gpu_lowrank_population_and_lozo_on_cuda(cp):
     from zoopt.torch import LowRankPopulation, ZOOptimizer
 
     torch.manual_seed(0)
-    cpu = torch.nn.Sequential(torch.nn.Linear(12, 16), torch.nn.Tanh(),
+    mlp = torch.nn.Sequential(torch.nn.Linear(12, 16), torch.nn.Tanh(),
                               torch.nn.LayerNorm(16), torch.nn.Linear(16, 3)).double()
-    gpu = copy.deepcopy(cpu).cuda()
-    x = torch.randn(5, 12, dtype=torch.float64)
-    outs, grads = [], []
-    for model, xx in ((cpu, x), (gpu, x.cuda())):
-        pop = LowRankPopulation(model, popsize=6, sigma=0.05, rank=2, rng=4)
-        with torch.no_grad():
-            out = pop.forward(xx)
-            pop.backward(out.pow(2).mean(dim=(1, 2)))
-        outs.append(out.cpu())
-        grads.append([p.grad.cpu() for p in model.parameters()])
-        if model is gpu:  # the factors: the same bits on the device
-            for name, t in pop.perturbation(3).items():
-                ref = LowRankPopulation(cpu, popsize=6, sigma=0.05, rank=2,
-                                        rng=4).perturbation(3)[name]
-                assert torch.equal(t.cpu(), ref)
-    torch.testing.assert_close(outs[0], outs[1], rtol=1e-10, atol=1e-12)
-    for a, b in zip(*grads, strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+    cnn = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 3)).double()
+    for cpu, x in ((mlp, torch.randn(5, 12, dtype=torch.float64)),
+                   (cnn, torch.randn(5, 3, 6, 6, dtype=torch.float64))):
+        gpu = copy.deepcopy(cpu).cuda()
+        outs, grads = [], []
+        for model, xx in ((cpu, x), (gpu, x.cuda())):
+            pop = LowRankPopulation(model, popsize=6, sigma=0.05, rank=2, rng=4)
+            with torch.no_grad():
+                out = pop.forward(xx)
+                pop.backward(out.pow(2).mean(dim=(1, 2)))
+            outs.append(out.cpu())
+            grads.append([p.grad.cpu() for p in model.parameters()])
+            if model is gpu:  # the factors: the same bits on the device
+                for name, t in pop.perturbation(3, step=0).items():  # (backward: t = 1)
+                    ref = LowRankPopulation(cpu, popsize=6, sigma=0.05, rank=2,
+                                            rng=4).perturbation(3, step=0)[name]
+                    assert torch.equal(t.cpu(), ref)
+        torch.testing.assert_close(outs[0], outs[1], rtol=1e-10, atol=1e-12)
+        for a, b in zip(*grads, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
     # LOZO on the device: the parameters come back bit for bit after the probes
     w = torch.nn.Parameter(torch.randn(64, 48, device="cuda"))
     opt = ZOOptimizer([w], lr=1e-3, sigma=1e-2, n_dirs=2, rng=1, perturbation="lowrank",

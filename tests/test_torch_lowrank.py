@@ -82,18 +82,11 @@ def test_every_member_equals_the_model_with_its_perturbation_added(antithetic):
 @pytest.mark.parametrize("antithetic", [True, False])
 def test_the_first_layer_shares_its_product_and_frozen_layers_are_left_alone(antithetic):
     torch.manual_seed(2)
-    mlp = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(),
-                              torch.nn.Conv1d(1, 1, 1), torch.nn.Flatten(),
+    mlp = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.PReLU(),
                               torch.nn.Linear(8, 2)).double()
-    with pytest.raises(ValueError, match=r"module '2' \(Conv1d: weight, bias\)"):
+    with pytest.raises(ValueError, match=r"module '2' \(PReLU: weight\)"):
         LowRankPopulation(mlp, popsize=4, sigma=0.05, rng=1)
     mlp[2].requires_grad_(False)
-
-    class Unsqueeze(torch.nn.Module):
-        def forward(self, h):
-            return h.unsqueeze(1)
-
-    mlp.insert(2, Unsqueeze())
     pop = LowRankPopulation(mlp, popsize=4, sigma=0.05, rank=2, antithetic=antithetic, rng=1)
     assert "2.weight" not in {name for name, *_ in pop.named_perturbed()}
     calls = []
@@ -122,6 +115,56 @@ def test_members_with_their_own_inputs(antithetic):
                                        rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match=r"\(popsize, B, ...\) = \(4, B, ...\)"):
         pop.forward(idx[:3], per_member=True)
+
+
+class _ConvNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.c2 = torch.nn.Conv2d(4, 5, 3, stride=2, padding=1, padding_mode="reflect",
+                                  bias=False)
+        self.c3 = torch.nn.Conv1d(5, 2, 2, dilation=2)
+        self.head = torch.nn.Linear(2 * 14, 3)
+
+    def forward(self, x):
+        h = torch.relu(self.c2(torch.relu(self.c1(x))))  # (N, 5, 4, 4)
+        h = torch.tanh(self.c3(h.flatten(2)))  # (N, 2, 14)
+        return self.head(h.flatten(1))
+
+
+@pytest.mark.parametrize("antithetic", [True, False])
+@pytest.mark.parametrize("per_member", [False, True])
+def test_members_of_a_convolutional_net_equal_their_perturbed_copies(antithetic, per_member):
+    torch.manual_seed(7)
+    net = _ConvNet().double()
+    P = 6
+    pop = LowRankPopulation(net, popsize=P, sigma=0.05, rank=2, antithetic=antithetic, rng=4)
+    kinds = {name: (kind, shape) for name, kind, shape in pop.named_perturbed()}
+    assert kinds["c1.weight"] == ("lowrank", (4, 3, 3, 3))
+    assert kinds["c1.bias"][0] == "normal"
+    x = torch.randn(*((P,) if per_member else ()), 2, 3, 8, 8, dtype=torch.float64)
+    with torch.no_grad():
+        out = pop.forward(x, per_member=per_member)
+        for i in range(P):
+            ref_out = _perturbed_copy(net, pop, i)(x[i] if per_member else x)
+            np.testing.assert_allclose(out[i].numpy(), ref_out.numpy(), rtol=1e-11,
+                                       atol=1e-12)
+    # a member's weight perturbation is the low-rank direction of the matrix view
+    V = directions(P, 4 * 27, dist="lowrank", shape=(4, 27), rank=2, rng=4, step=0)
+    np.testing.assert_allclose(pop.perturbation(0)["c1.weight"].numpy().ravel(),
+                               0.05 * V[0], rtol=1e-14)
+    with torch.no_grad():
+        pop.backward(torch.arange(P, dtype=torch.float64))
+    assert net.c1.weight.grad.shape == (4, 3, 3, 3)
+
+
+def test_grouped_convolutions_are_refused():
+    net = torch.nn.Sequential(torch.nn.Conv2d(4, 4, 3, groups=2))
+    with pytest.raises(ValueError, match=r"Conv2d the module '0' has groups=2"):
+        LowRankPopulation(net, popsize=4, sigma=0.1)
+    net[0].requires_grad_(False)
+    net.append(torch.nn.Conv2d(4, 2, 1))
+    LowRankPopulation(net, popsize=4, sigma=0.1)  # frozen: left alone
 
 
 @pytest.mark.parametrize("antithetic", [True, False])

@@ -2,13 +2,15 @@
 
 :class:`LowRankPopulation` is public as :class:`zoopt.torch.LowRankPopulation`.
 Member ``i`` of a population perturbs every weight matrix ``W`` (``m x n``) of the
-model's ``nn.Linear`` and ``nn.Embedding`` layers by ``sigma A_i B_i^T / sqrt(r)``
-and every other perturbed parameter (biases, LayerNorm) by ``sigma u_i`` with
-``u_i`` normal.  The whole population runs as one batch of ``popsize * B`` rows:
-each Linear layer computes the shared product ``h W^T`` and adds
-``sigma ((h B_i) A_i^T) / sqrt(r)`` per member, ``O(B r (m + n))`` more work per
-member instead of its own ``m x n`` matrix (Sarkar et al., "Evolution Strategies at
-the Hyperscale", arXiv:2511.16652).  A layer whose input is the population's
+model's ``nn.Linear`` and ``nn.Embedding`` layers, and every convolution's weight
+seen as the matrix ``(out, in * kernel)``, by ``sigma A_i B_i^T / sqrt(r)``, and every
+other perturbed parameter (biases, LayerNorm) by ``sigma u_i`` with ``u_i`` normal.
+The whole population runs as one batch of ``popsize * B`` rows: each Linear layer
+computes the shared product ``h W^T`` and adds ``sigma ((h B_i) A_i^T) / sqrt(r)``
+per member, ``O(B r (m + n))`` more work per member instead of its own ``m x n``
+matrix (Sarkar et al., "Evolution Strategies at the Hyperscale", arXiv:2511.16652).
+A convolution adds ``sigma A_i conv(h, B_i^T) / sqrt(r)``: the ``r`` filters of
+``B_i^T``, then a 1 x 1 mixing by ``A_i``.  A layer whose input is the population's
 replicated input itself (the first layer) computes ``x W^T`` once, for ``B`` rows.
 
 Stream layout (the same numbers as :func:`zoopt.random.directions`): the factors of
@@ -48,6 +50,8 @@ from zoopt.random import (
 __all__ = ["LowRankPopulation"]
 
 _SHAPINGS = ("centered_ranks", "nes", "zscore", "none")
+_CONV = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
+_CONV_FN = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 class _Low:
@@ -57,7 +61,9 @@ class _Low:
 
     def __init__(self, name: str, module: Any, param: Any, rank: int, offset: int):
         self.name, self.module, self.param = name, module, param
-        self.m, self.n = param.shape
+        # a convolution's weight (out, in, *kernel) is the matrix (out, in * prod(kernel))
+        self.m = int(param.shape[0])
+        self.n = int(param.numel()) // self.m
         self.r = min(rank, self.m, self.n)
         self.offset = offset
 
@@ -86,8 +92,9 @@ class LowRankPopulation:
     ----------
     model : torch.nn.Module
         Its parameters that require grad are perturbed: the weights of
-        ``nn.Linear`` and ``nn.Embedding`` by low-rank matrices, their biases and
-        the parameters of ``nn.LayerNorm`` by normal vectors.  Another module
+        ``nn.Linear``, ``nn.Embedding`` and ``nn.Conv1d/2d/3d`` (``groups=1``) by
+        low-rank matrices, their biases and the parameters of ``nn.LayerNorm`` by
+        normal vectors.  Another module
         holding such a parameter is refused (freeze it with
         ``requires_grad_(False)`` to leave it unperturbed).  The model's code does
         not change: hooks add the perturbations to the layers' outputs, and the
@@ -188,7 +195,12 @@ class LowRankPopulation:
             if not own:
                 continue
             where = f"the module {mname!r}" if mname else "the model itself"
-            if isinstance(mod, torch.nn.Linear | torch.nn.Embedding):
+            if isinstance(mod, _CONV) and mod.groups != 1:
+                raise ValueError(f"The 'model' of {caller}: the {type(mod).__name__} {where} "
+                                 f"has groups={mod.groups}; a population perturbs "
+                                 "convolutions with groups=1 only. Freeze it with "
+                                 "requires_grad_(False).")
+            if isinstance(mod, (torch.nn.Linear, torch.nn.Embedding, *_CONV)):
                 for n, p in own:
                     if n == "weight":
                         if isinstance(mod, torch.nn.Embedding) and (
@@ -199,7 +211,7 @@ class LowRankPopulation:
                         e = _Low(_join(mname, n), mod, p, self.rank, low_off)
                         self._low.append(e)
                         low_off += e.size
-                    else:  # a Linear's bias
+                    else:  # a Linear's or a convolution's bias
                         self._full.append(_Full(_join(mname, n), p, full_off))
                         full_off += p.numel()
             elif isinstance(mod, torch.nn.LayerNorm):
@@ -210,8 +222,8 @@ class LowRankPopulation:
                 raise ValueError(
                     f"The 'model' of {caller} has parameters that require grad in "
                     f"{where} ({type(mod).__name__}: {', '.join(n for n, _ in own)}); a "
-                    "population perturbs those of nn.Linear, nn.Embedding and nn.LayerNorm "
-                    "only. Freeze the others with requires_grad_(False).")
+                    "population perturbs those of nn.Linear, nn.Embedding, nn.Conv1d/2d/3d and "
+                    "nn.LayerNorm only. Freeze the others with requires_grad_(False).")
             for _, p in own:
                 dtypes.add(p.dtype)
                 devices.add(p.device)
@@ -304,7 +316,7 @@ class LowRankPopulation:
                 V = V + A[:, k, None] * B[None, :, k]
             inv = torch.tensor(self._np_dtype.type(1.0 / math.sqrt(e.r)), dtype=self.dtype,
                                device=self.device)
-            out[e.name] = (V * inv) * (self.sigma * sign)
+            out[e.name] = ((V * inv) * (self.sigma * sign)).reshape(e.param.shape)
         for fe in self._full:
             u = full[j, fe.offset : fe.offset + fe.size].reshape(fe.param.shape)
             out[fe.name] = u * (self.sigma * sign)
@@ -446,6 +458,9 @@ class LowRankPopulation:
                     left = torch.cat((left, col.expand(Q, k, left.shape[2], 1)), dim=-1)
                     right = torch.cat((right, u.unsqueeze(1)), dim=1)  # (Q, r + 1, m)
                     fulls = []
+            elif isinstance(module, _CONV):
+                self._perturb_conv(module, res, h, A, Bf, fulls, shared, ctx)
+                return res.reshape(P * rows, *tail)
             else:  # Embedding (num, dim): the rows of A that the indices pick
                 idx = h.reshape(G, -1)
                 idx = (idx.expand(P, -1) if shared else idx).reshape(Q, -1)  # (Q, k L)
@@ -466,9 +481,46 @@ class LowRankPopulation:
                     res.addcmul_(normed.reshape(G, rows, *tail), u.reshape(shp))  # one pass
                 else:
                     res += u.reshape(shp)
+            elif isinstance(module, _CONV):  # a bias per output channel
+                res += u.reshape(P, 1, u.shape[1], *([1] * (res.dim() - 3)))
             else:  # a Linear's bias, for every row of the member
                 res += u.reshape(P, *([1] * (res.dim() - 2)), u.shape[1])
         return res.reshape(P * rows, *tail)
+
+    def _perturb_conv(self, module: Any, res: Any, h: Any, A: Any, Bf: Any,
+                      fulls: list[_Full], shared: bool, ctx: dict[str, Any]) -> None:
+        """A convolution's members, ``res`` (P, rows, out, *spatial) in place.  The
+        perturbation ``A B^T / sqrt(r)`` of the weight, as a matrix (out, in * kernel),
+        is the convolution with the ``r`` filters of ``B^T`` followed by the 1 x 1
+        mixing ``A``: ``conv(h, W + s E) = conv(h, W) + s A conv(h, B^T) / sqrt(r)``."""
+        Q, m, r = A.shape
+        P, rows = res.shape[0], res.shape[1]
+        k = 2 if self.antithetic else 1
+        filt = Bf.transpose(1, 2).reshape(Q * r, *module.weight.shape[1:])  # (Q r, in, *k)
+        if shared:  # one convolution with the Q r filters, for the shared rows
+            z = module._conv_forward(h, filt, None)  # (rows, Q r, *spatial)
+            z = z.reshape(rows, Q, r, -1).transpose(0, 1).unsqueeze(1)  # (Q, 1, rows, r, L)
+            z = torch.cat((z, -z), dim=1) if k == 2 else z
+        else:  # a grouped convolution: the rows of direction j see its r filters only
+            C, sp = h.shape[1], h.shape[2:]
+            hg = h.reshape(Q, k * rows, C, *sp).transpose(0, 1).reshape(k * rows, Q * C, *sp)
+            conv, pad = _CONV_FN[len(sp)], module.padding
+            if module.padding_mode != "zeros":
+                hg = F.pad(hg, module._reversed_padding_repeated_twice,
+                           mode=module.padding_mode)
+                pad = 0
+            z = conv(hg, filt, None, module.stride, pad, module.dilation, Q)
+            z = z.reshape(k * rows, Q, r, -1).transpose(0, 1).contiguous()  # (Q, k rows, r, L)
+            z = z.view(Q, k, rows, r, -1)
+            if k == 2:
+                z[:, 1].neg_()
+        coef = A * (self.sigma / math.sqrt(r))  # (Q, m, r)
+        L = z.shape[-1]
+        res.view(Q, k * rows, m, L).add_(
+            torch.matmul(coef.unsqueeze(1), z.reshape(Q, k * rows, r, L)))
+        for e in fulls:  # the bias, per output channel of each member
+            u = self._members(ctx["full"][:, e.offset : e.offset + e.size]) * self.sigma
+            res += u.reshape(P, 1, m, *([1] * (res.dim() - 3)))
 
     # -- backward ------------------------------------------------------------------
 
@@ -502,7 +554,7 @@ class LowRankPopulation:
             A = f[:, : m * r].reshape(Q, m, r) * (wt / math.sqrt(r)).reshape(Q, 1, 1)
             B = f[:, m * r :].reshape(Q, n, r)
             G = A.permute(1, 0, 2).reshape(m, Q * r) @ B.permute(1, 0, 2).reshape(n, Q * r).T
-            e.param.grad = G.to(e.param.dtype)
+            e.param.grad = G.reshape(e.param.shape).to(e.param.dtype)
         for fe in self._full:
             u = full[:, fe.offset : fe.offset + fe.size]
             fe.param.grad = (wt @ u).reshape(fe.param.shape).to(fe.param.dtype)
