@@ -158,6 +158,45 @@ def test_members_of_a_convolutional_net_equal_their_perturbed_copies(antithetic,
     assert net.c1.weight.grad.shape == (4, 3, 3, 3)
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_a_half_precision_model_runs_its_members_in_its_own_dtype(dtype):
+    """A bfloat16/float16 Linear layer's members are its exact perturbed outputs up to
+    the worst-case rounding bound of the half-precision operations (Higham's
+    gamma_k = k u for sums of k products, u the unit roundoff), and backward gives the
+    float32 population's gradient rounded to the parameters' dtype."""
+    torch.manual_seed(8)
+    n, m, r, P, sigma = 16, 8, 2, 6, 1.0
+    lin32 = torch.nn.Linear(n, m)
+    lin = copy.deepcopy(lin32).to(dtype)
+    x = torch.randn(5, n).to(dtype)
+    pop = LowRankPopulation(lin, popsize=P, sigma=sigma, rank=r, rng=2)
+    with torch.no_grad():
+        out = pop.forward(x).double()
+    u = 2.0**-8 if dtype == torch.bfloat16 else 2.0**-11
+    X, W, b = x.double(), lin.weight.double(), lin.bias.double()
+    low, full = pop._draw(0)
+    for i in range(P):
+        j, sg = i // 2, 1.0 - 2.0 * (i % 2)
+        A = low[j, : m * r].reshape(m, r).to(dtype).double()  # the factors as the layer
+        B = low[j, m * r :].reshape(n, r).to(dtype).double()  # uses them
+        ub = (full[j] * sigma).to(dtype).double()
+        c = sg * sigma / np.sqrt(r)
+        exact = X @ W.T + b + c * (X @ B) @ A.T + sg * ub
+        bound = ((n + 4) * u * (X.abs() @ W.abs().T + b.abs())
+                 + (n + r + 4) * u * abs(c) * (X.abs() @ B.abs()) @ A.abs().T
+                 + 4 * u * ub.abs())
+        assert ((out[i] - exact).abs() <= bound).all(), i
+        assert ((out[i] - (X @ W.T + b)).abs() > bound).any()  # the member did move
+    pop32 = LowRankPopulation(lin32, popsize=P, sigma=sigma, rank=r, rng=2)
+    with torch.no_grad():
+        pop32.forward(x.float())
+        pop32.backward(torch.arange(6.0))
+        pop.backward(torch.arange(6.0))
+    for p, p32 in ((lin.weight, lin32.weight), (lin.bias, lin32.bias)):
+        assert p.grad.dtype == dtype
+        assert torch.equal(p.grad, p32.grad.to(dtype))
+
+
 def test_grouped_convolutions_are_refused():
     net = torch.nn.Sequential(torch.nn.Conv2d(4, 4, 3, groups=2))
     with pytest.raises(ValueError, match=r"Conv2d the module '0' has groups=2"):
@@ -258,8 +297,8 @@ def test_bad_arguments_name_the_parameter():
         LowRankPopulation(lin, popsize=4, sigma=0.1, rank=0)
     with pytest.raises(ValueError, match="'shaping'"):
         LowRankPopulation(lin, popsize=4, sigma=0.1, shaping="ranks")
-    with pytest.raises(TypeError, match="float32 or float64"):
-        LowRankPopulation(torch.nn.Linear(4, 3).half(), popsize=4, sigma=0.1)
+    with pytest.raises(TypeError, match="float32, float64, bfloat16 or float16"):
+        LowRankPopulation(torch.nn.Linear(4, 3, dtype=torch.complex64), popsize=4, sigma=0.1)
     with pytest.raises(ValueError, match="CPU and CUDA tensors"):
         LowRankPopulation(torch.nn.Linear(4, 3, device="meta"), popsize=4, sigma=0.1)
     with pytest.raises(ValueError, match="nothing to perturb"):

@@ -103,9 +103,13 @@ class LowRankPopulation:
         mix members).  Each perturbed layer must be called on the members' rows:
         one called on other inputs (an ``nn.Embedding`` of positions applied to
         ``arange(L)``, say) is refused, since its members would need tables of
-        their own; use a buffer for such positions.  Parameters of float32 or
-        float64, on one device: the CPU, or a CUDA device through the GPU backend
-        (CuPy draws the factors there; that path has not yet run on a device).
+        their own; use a buffer for such positions.  Parameters of float32,
+        float64, bfloat16 or float16, on one device: the CPU, or a CUDA device
+        through the GPU backend (CuPy draws the factors there; that path has not
+        yet run on a device).  The factors are drawn in float64 for a float64
+        model and in float32 otherwise; a bfloat16 or float16 layer adds its
+        perturbation in its own dtype, and :meth:`backward` computes in float32
+        and rounds the gradient to the parameter's dtype.
     popsize : int
         Members per step, >= 2 (even with ``antithetic``).
     sigma : float
@@ -230,9 +234,10 @@ class LowRankPopulation:
         if not self._low and not self._full:
             raise ValueError(f"The 'model' of {caller} has no parameter that requires grad: "
                              "there is nothing to perturb.")
-        if not dtypes <= {torch.float32, torch.float64}:
-            raise TypeError(f"The parameters of the 'model' of {caller} must be float32 or "
-                            f"float64. Got {sorted(str(d) for d in dtypes)}.")
+        if not dtypes <= {torch.float32, torch.float64, torch.bfloat16, torch.float16}:
+            raise TypeError(f"The parameters of the 'model' of {caller} must be float32, "
+                            "float64, bfloat16 or float16. Got "
+                            f"{sorted(str(d) for d in dtypes)}.")
         if len(devices) > 1:
             raise ValueError(f"The parameters of the 'model' of {caller} must be on one "
                              f"device. Got {sorted(str(d) for d in devices)}.")
@@ -288,14 +293,14 @@ class LowRankPopulation:
                 out.append(torch.from_numpy(buf) if xp is np else torch.from_dlpack(buf))
         return out[0], out[1]
 
-    def _signs(self) -> Any:
-        return torch.tensor([1.0, -1.0], dtype=self.dtype, device=self.device)
+    def _signs(self, dtype: Any = None) -> Any:
+        return torch.tensor([1.0, -1.0], dtype=dtype or self.dtype, device=self.device)
 
     def _members(self, T: Any) -> Any:
         """``(Q, ...)`` per direction -> ``(P, ...)`` per member (mirrored pairs)."""
         if not self.antithetic:
             return T
-        s = self._signs().reshape(1, 2, *([1] * (T.dim() - 1)))
+        s = self._signs(T.dtype).reshape(1, 2, *([1] * (T.dim() - 1)))
         return (T.unsqueeze(1) * s).reshape(self.popsize, *T.shape[1:])
 
     def perturbation(self, member: int, step: int | None = None) -> dict[str, Any]:
@@ -433,7 +438,8 @@ class LowRankPopulation:
             out.reshape(1, rows, *tail).expand(P, rows, *tail).clone()
         G = 1 if shared else P  # leading axis of h: the shared rows, or one per member
         if low is not None:
-            f = ctx["low"][:, low.offset : low.offset + low.size]
+            # the factors in the activations' dtype (bfloat16 and float16 models)
+            f = ctx["low"][:, low.offset : low.offset + low.size].to(out.dtype)
             Q, m, n, r = f.shape[0], low.m, low.n, low.r
             A = f[:, : m * r].reshape(Q, m, r)
             Bf = f[:, m * r :].reshape(Q, n, r)
@@ -453,8 +459,8 @@ class LowRankPopulation:
                 right = A.transpose(1, 2) * (self.sigma / math.sqrt(r))  # (Q, r, m)
                 if fulls:  # the bias: a column of signs beside h B, its u beside A^T
                     e = fulls[0]
-                    u = ctx["full"][:, e.offset : e.offset + e.size] * self.sigma
-                    col = self._signs()[:k].reshape(1, k, 1, 1)
+                    u = ctx["full"][:, e.offset : e.offset + e.size].to(out.dtype) * self.sigma
+                    col = self._signs(left.dtype)[:k].reshape(1, k, 1, 1)
                     left = torch.cat((left, col.expand(Q, k, left.shape[2], 1)), dim=-1)
                     right = torch.cat((right, u.unsqueeze(1)), dim=1)  # (Q, r + 1, m)
                     fulls = []
@@ -472,7 +478,8 @@ class LowRankPopulation:
             res.view(Q, -1, res.shape[-1]).baddbmm_(left.reshape(Q, -1, right.shape[1]),
                                                     right)
         for e in fulls:
-            u = self._members(ctx["full"][:, e.offset : e.offset + e.size]) * self.sigma
+            u = self._members(ctx["full"][:, e.offset : e.offset + e.size].to(res.dtype))
+            u = u * self.sigma
             if isinstance(module, torch.nn.LayerNorm):
                 ns = tuple(module.normalized_shape)
                 shp = (P, *([1] * (res.dim() - 1 - len(ns))), *ns)
@@ -519,7 +526,8 @@ class LowRankPopulation:
         res.view(Q, k * rows, m, L).add_(
             torch.matmul(coef.unsqueeze(1), z.reshape(Q, k * rows, r, L)))
         for e in fulls:  # the bias, per output channel of each member
-            u = self._members(ctx["full"][:, e.offset : e.offset + e.size]) * self.sigma
+            u = self._members(ctx["full"][:, e.offset : e.offset + e.size].to(res.dtype))
+            u = u * self.sigma
             res += u.reshape(P, 1, m, *([1] * (res.dim() - 3)))
 
     # -- backward ------------------------------------------------------------------
