@@ -255,15 +255,8 @@ def test_bad_lowrank_arguments_name_the_parameter(kw, words):
             assert w in str(exc.value), (w, str(exc.value))
 
 
-def test_lowrank_refuses_an_executor_and_a_subspace():
-    from concurrent.futures import ThreadPoolExecutor
-
+def test_lowrank_refuses_a_subspace():
     f = lambda X: X.sum(axis=1)  # noqa: E731
     kw = dict(dist="lowrank", shape=(5, 6), rank=1)
-    with ThreadPoolExecutor(1) as ex:
-        with pytest.raises(ValueError, match="executor"):
-            zoopt.grad(f, np.zeros(30), executor=ex, **kw)
-        with pytest.raises(ValueError, match="executor"):
-            policy.gaussian(f, np.zeros(30), sigma=0.1, n_samples=4, executor=ex, **kw)
     with pytest.raises(ValueError, match="subspace"):
         zoopt.grad(f, np.zeros(30), subspace=4, **kw)

@@ -57,6 +57,32 @@ def test_grad_and_gaussian_same_bits(executor):
     np.testing.assert_array_equal(a[1], b[1])
 
 
+def test_lowrank_directions_same_bits(executor):
+    """dist="lowrank": the workers regenerate the factors of their blocks (seeds, not
+    probes, cross the wire) and the values are those of the in-process path."""
+    x = np.linspace(-1, 1, 40 * 30)
+    low = {"dist": "lowrank", "shape": (40, 30), "rank": 3}
+    for method in ("central", "forward"):
+        kw = {"n_dirs": 13, "rng": 4, "method": method, "sigma": 0.05, "step": 2, **low}
+        a = zoopt.grad(shifted_abs, x, executor=executor, batch_size=4, return_info=True,
+                       **kw)
+        b = zoopt.grad(shifted_abs, x, return_info=True, **kw)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1].values, b[1].values)
+    kw = {"sigma": np.full(x.size, 0.1), "n_samples": 10, "rng": 2, "log_sigma_grad": True,
+          **low}
+    a = policy.gaussian(shifted_abs, x, executor=executor, **kw)
+    b = policy.gaussian(shifted_abs, x, **kw)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    kw = {"method": "snes", "maxiter": 4, "rng": 1,
+          "options": {"dist": "lowrank", "shape": (6, 5), "rank": 2}}
+    a = minimize(shifted_abs, np.ones(30), executor=executor, **kw)
+    b = minimize(shifted_abs, np.ones(30), **kw)
+    for key in ("x", "fun", "nfev"):
+        np.testing.assert_array_equal(a[key], b[key])
+
+
 @pytest.mark.parametrize("method", ["es", "snes", "zo-adam"])
 def test_minimize_same_bits(executor, method):
     kw = {"method": method, "maxiter": 6, "rng": 1}

@@ -223,14 +223,22 @@ class LocalProbes:
         return matrix_probe_values(self.evaluate, x, sigma, directions, n, antithetic,
                                    batch_size, sigma_vec)
 
+    def lowrank_values(self, x: np.ndarray, sigma: float, low: Any, n: int,
+                       antithetic: bool, batch_size: int | None,
+                       sigma_vec: np.ndarray | None = None) -> np.ndarray:
+        """``matrix_values`` of the ``"lowrank"`` directions ``low``
+        (:class:`zoopt.random._LowRank`)."""
+        return self.matrix_values(x, sigma, low.chunk, n, antithetic, batch_size, sigma_vec)
+
 
 def matrix_probe_values(evaluate: Evaluator, x: np.ndarray, sigma: float,
                         directions: Callable[[int, int], np.ndarray], n: int,
                         antithetic: bool, batch_size: int | None,
-                        sigma_vec: np.ndarray | None = None) -> np.ndarray:
+                        sigma_vec: np.ndarray | None = None, offset: int = 0) -> np.ndarray:
     """``probe_values`` for directions given as arrays by ``directions(i0, m)``
     (rows ``i0 .. i0 + m - 1``), for those the kernels cannot regenerate; with
-    ``sigma_vec`` the probes are ``x +- sigma_vec * (sigma v_i)``."""
+    ``sigma_vec`` the probes are ``x +- sigma_vec * (sigma v_i)``.  ``offset``: the
+    index of direction 0 among all (for the objective's error messages)."""
     xp = array_module(x)
     d, dtype = x.size, x.dtype
     per = 2 if antithetic else 1
@@ -249,7 +257,7 @@ def matrix_probe_values(evaluate: Evaluator, x: np.ndarray, sigma: float,
         if antithetic:
             xp.subtract(x, out[:, 0], out=out[:, 1])
         xp.add(x, out[:, 0], out=out[:, 0])
-        values[i0 : i0 + m] = evaluate(buf[: m * per], i0 * per).reshape(m, per)
+        values[i0 : i0 + m] = evaluate(buf[: m * per], (offset + i0) * per).reshape(m, per)
     return values
 
 

@@ -256,7 +256,7 @@ def grad(fun: Callable[..., Any], x: Any, *, method: str = "central", dist: str 
             "(the probes are built and evaluated on the device). Got "
             f"{type(executor).__name__}."
         )
-    if executor is not None and (dist in ("orthogonal", "lowrank") or subspace is not None):
+    if executor is not None and (dist == "orthogonal" or subspace is not None):
         raise ValueError(
             f"The 'executor' parameter of grad cannot be used with dist={dist!r} or "
             "subspace=...: their directions are built in this process. Pass executor=None."
@@ -352,7 +352,10 @@ def _materialized(probes: Any, x: np.ndarray, h: float, method: str, dist: str, 
         return V if lift is None else lift.lift(V)
 
     fx = probes.center(x) if needs_fx else None
-    values = probes.matrix_values(x, h, directions, n, antithetic, batch_size)
+    if low is not None:  # the workers of an executor regenerate the factors
+        values = probes.lowrank_values(x, h, low, n, antithetic, batch_size)
+    else:
+        values = probes.matrix_values(x, h, directions, n, antithetic, batch_size)
     if nan_policy == "worst":
         values, fx = replace_nonfinite(values, fx, caller)
     w = finite_weights(rule, values, fx, h, caller=caller) * (

@@ -64,6 +64,24 @@ def _evaluate_block(fun: Callable[..., Any], x: np.ndarray, sigma: float,
     return values
 
 
+def _evaluate_lowrank_block(fun: Callable[..., Any], x: np.ndarray, sigma: float,
+                           sigma_vec: np.ndarray | None, spec: tuple[Any, ...], i0: int, m: int,
+                           antithetic: bool, vectorized: bool, nan_policy: str, caller: str,
+                           batch_size: int | None = None) -> np.ndarray:
+    """The probes of the ``"lowrank"`` directions ``i0 .. i0 + m - 1`` (on a worker):
+    their factors regenerated from ``spec`` (key, step, m, n, r), the probes built as
+    in-process."""
+    from zoopt._engine import matrix_probe_values
+    from zoopt.random import _LowRank
+
+    key, step, rows, cols, r = spec
+    low = _LowRank(np.array(key, dtype=np.uint32), step, rows, cols, r, x.dtype)
+    evaluate = Evaluator(fun, vectorized, nan_policy, caller)
+    # one kernel thread per task, as in _evaluate_block
+    return matrix_probe_values(evaluate, x, sigma, lambda j0, k: low.chunk(i0 + j0, k, 1), m,
+                               antithetic, batch_size, sigma_vec, offset=i0)
+
+
 def _evaluate_points(fun: Callable[..., Any], X: np.ndarray, first: int, vectorized: bool,
                      nan_policy: str, caller: str, batch_size: int | None) -> np.ndarray:
     """Evaluate given probe points ``first .. first + len(X) - 1`` (on a worker)."""
@@ -156,6 +174,22 @@ class RemoteProbes:
             raise
         self.nfev += n * per
         return values
+
+    def lowrank_values(self, x: np.ndarray, sigma: float, low: Any, n: int,
+                       antithetic: bool, batch_size: int | None,
+                       sigma_vec: np.ndarray | None = None) -> np.ndarray:
+        """The ``"lowrank"`` directions ``low``: seeds cross the wire, each worker
+        regenerates the factors of its block."""
+        workers = _n_workers(self.executor)
+        n_tasks = 2 * workers if workers else 8
+        size = max(1, -(-n // n_tasks))
+        futures = []
+        for i0 in range(0, n, size):
+            m = min(size, n - i0)
+            futures.append((i0, m, self._submit(
+                _evaluate_lowrank_block, self.fun, x, sigma, sigma_vec, low.spec, i0, m,
+                antithetic, self.vectorized, self.nan_policy, self.caller, batch_size)))
+        return self._gather(futures, n, 2 if antithetic else 1)
 
     def matrix_values(self, x: np.ndarray, sigma: float,
                       directions: Callable[[int, int], np.ndarray], n: int, antithetic: bool,

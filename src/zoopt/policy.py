@@ -232,7 +232,8 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
         ``"normal"`` (default): ``u ~ N(0, I)``.  ``"lowrank"`` (with
         ``shape=(m, n)`` and ``rank``, ``m * n == d``): ``u = vec(A B^T) /
         sqrt(rank)`` with normal factors, the perturbations of the low-rank
-        evolution strategies (Notes).  Not with ``executor``.
+        evolution strategies (Notes).  With ``executor``, the workers
+        regenerate the factors of their directions.
     shape, rank
         For ``dist="lowrank"``, as in :func:`zoopt.grad`.
     return_info : bool, optional
@@ -296,10 +297,6 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
     else:
         _check_coordinates((lowrank[0] + lowrank[1]) * lowrank[2],
                            "The factors (m + n) * rank", caller, "normal", dtype)
-        if executor is not None:
-            raise ValueError("The 'executor' parameter of gaussian cannot be used with "
-                             "dist='lowrank': its directions are built in this process. "
-                             "Pass executor=None.")
     sig, sigma_vec = _check_sigma(sigma, d, dtype, caller, backend)
     n_samples = check_int(n_samples, "n_samples", caller, low=1, high=(1 << 32) - 1)
     baseline = _check_baseline(baseline, caller, GAUSSIAN_BASELINES)
@@ -345,8 +342,8 @@ def gaussian(fun: Callable[..., Any], mean: Any, *, sigma: Any, n_samples: int,
             return weighted_sum(w, stream, no_scale, square=square)
     else:
         low = _LowRank(key, step, *lowrank, dtype, backend)
-        values = probes.matrix_values(mean, sig, low.chunk, n_dirs, antithetic, batch_size,
-                                      sigma_vec)
+        values = probes.lowrank_values(mean, sig, low, n_dirs, antithetic, batch_size,
+                                       sigma_vec)
 
         def wsum(w: np.ndarray, square: bool = False) -> Any:
             return low.weighted_sum_sq(w) if square else low.weighted_sum(w)

@@ -361,9 +361,10 @@ class _Stream:
         # float64 division and square root are correctly rounded on every backend
         return (1.0 / xp.sqrt(sq)).astype(self.dtype)
 
-    def fill(self, start: int, out: Any, scale: Any) -> None:
+    def fill(self, start: int, out: Any, scale: Any, n_threads: int | None = None) -> None:
         self.backend.streams.fill(scale, out, self.code, self.k0, self.k1, self.c2, self.c3,
-                                  start, threads_for(out.size))
+                                  start, threads_for(out.size) if n_threads is None
+                                  else n_threads)
 
 
 def _orthonormal_rows(G: Any, xp: Any = np) -> Any:
@@ -445,17 +446,24 @@ class _LowRank:
     def xp(self) -> Any:
         return self.stream.backend.xp
 
-    def factors(self, start: int, k: int) -> tuple[Any, Any]:
+    @property
+    def spec(self) -> tuple[list[int], int, int, int, int]:
+        """What rebuilds these directions elsewhere: the key, the step, m, n, r."""
+        st = self.stream
+        return [st.k0, st.k1], st.step, self.m, self.n, self.r
+
+    def factors(self, start: int, k: int,
+                n_threads: int | None = None) -> tuple[Any, Any]:
         """``A`` ``(k, m, r)`` and ``B`` ``(k, n, r)`` of directions ``start ..``."""
         st, m, n, r = self.stream, self.m, self.n, self.r
         F = self.xp.empty((k, (m + n) * r), dtype=st.dtype)
-        st.fill(start, F, self.xp.empty(0, dtype=st.dtype))
+        st.fill(start, F, self.xp.empty(0, dtype=st.dtype), n_threads)
         return F[:, : m * r].reshape(k, m, r), F[:, m * r :].reshape(k, n, r)
 
-    def chunk(self, start: int, k: int) -> Any:
+    def chunk(self, start: int, k: int, n_threads: int | None = None) -> Any:
         """Directions ``start .. start + k - 1`` materialized, ``(k, m n)``."""
         xp, m, n, r = self.xp, self.m, self.n, self.r
-        A, B = self.factors(start, k)
+        A, B = self.factors(start, k, n_threads)
         V = xp.empty((k, m, n), dtype=self.stream.dtype)
         xp.multiply(A[:, :, 0, None], B[:, None, :, 0], out=V)
         if r > 1:
