@@ -238,6 +238,40 @@ def test_zooptimizer_through_cuda_kernels_equals_cpu(emulated, rule, dtype_name)
         assert torch.equal(a.view(ints[a.dtype]), b.view(ints[b.dtype]))
 
 
+@needs_cxx
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+def test_lozo_through_cuda_kernels_equals_cpu(emulated, dtype_name):
+    """ZOOptimizer(perturbation="lowrank"): the 2-D parameter moves through the CUDA
+    kernel set's shift_lowrank / unshift_lowrank (here on the host), bit for bit as on
+    the CPU."""
+    torch = pytest.importorskip("torch")
+    from zoopt.torch import ZOOptimizer
+
+    backend, launcher = emulated
+    dtype = getattr(torch, dtype_name)
+
+    def run(route):
+        gen = torch.Generator().manual_seed(0)
+        w = torch.nn.Parameter(torch.randn(30, 70, generator=gen).to(dtype))
+        b = torch.nn.Parameter(torch.randn(7, generator=gen).to(dtype))
+        ctx = _backend._override(backend) if route else contextlib.nullcontext()
+        with ctx:
+            opt = ZOOptimizer([w, b], lr=1e-2, sigma=1e-2, n_dirs=3, rule="adam", rng=1,
+                              perturbation="lowrank", rank=2, lazy=2)
+            for _ in range(3):
+                opt.step(lambda: (w ** 2).sum() + b.sum())
+        return w.detach(), b.detach()
+
+    launcher.calls.clear()
+    got = run(True)
+    for name in ("zo_shift_lowrank", "zo_unshift_lowrank", "zo_shift_span"):
+        assert any(c.startswith(name) for c in launcher.calls), name
+    want = run(False)
+    ints = {torch.float32: torch.int32, torch.float64: torch.int64}
+    for a, b in zip(got, want, strict=True):
+        assert torch.equal(a.view(ints[a.dtype]), b.view(ints[b.dtype]))
+
+
 @pytest.fixture(scope="module")
 def emulated_all(tmp_path_factory):
     """Stream, policy and metric kernels of the CUDA sources, run on the host."""

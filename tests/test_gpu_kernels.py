@@ -262,6 +262,37 @@ def test_shift_spans(gpu, length, j_first, dist, dtype, key, step, sign, kind, s
     assert_same_bits(got, want)
 
 
+@settings(max_examples=40)
+@given(st.integers(1, 30), st.integers(1, 40), st.integers(1, 5), st.data(), float_dtypes,
+       st.sampled_from([1, -1]), launch_kinds, st.integers(0, 2**63 - 1))
+def test_shift_lowrank_spans(gpu, m, n, r, data, dtype, sign, kind, seed):
+    """LOZO's probes along A B^T / sqrt(r), over spans that start and end mid-row: the
+    moved values, the lost coordinates and their old values, and the reverse move, as
+    the Cython kernels give them."""
+    gen = np.random.default_rng(seed)
+    c0 = data.draw(st.integers(0, m * n - 1))
+    length = data.draw(st.integers(0, m * n - c0))
+    A = gen.standard_normal((m, r)).astype(dtype)
+    B = gen.standard_normal((n, r)).astype(dtype)
+    theta = (gen.standard_normal(length) * 10.0 ** gen.integers(-8, 8, length)).astype(dtype)
+    theta[: length // 9] = -0.0
+    inv, scale = dtype(1.0 / np.sqrt(r)), dtype(1e-3)
+    got, want = theta.copy(), theta.copy()
+    lost, want_lost = np.full(length, 7, np.int32), np.full(length, 7, np.int32)
+    orig, want_orig = np.zeros(length, dtype), np.zeros(length, dtype)
+    k = gpu[kind].shift_lowrank(got, A, B, c0, inv, scale, sign, lost, orig, 1)
+    want_k = cy.shift_lowrank(want, A, B, c0, inv, scale, sign, want_lost, want_orig, 1)
+    assert_same_bits(got, want)
+    assert k == want_k
+    np.testing.assert_array_equal(lost[:k], want_lost[:k])
+    assert_same_bits(orig[:k], want_orig[:k])
+    gpu[kind].unshift_lowrank(got, A, B, c0, inv, scale, sign, 1)
+    cy.unshift_lowrank(want, A, B, c0, inv, scale, sign, 1)
+    assert_same_bits(got, want)
+    with pytest.raises(ValueError, match="outside the"):
+        gpu[kind].shift_lowrank(got, A, B, m * n + 1, inv, scale, sign, lost, orig, 1)
+
+
 @pytest.mark.parametrize("dist", ["normal", "rademacher"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_spans_past_block_2_32(gpu, dist, dtype):

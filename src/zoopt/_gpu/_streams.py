@@ -152,6 +152,41 @@ class StreamKernels:
                       _i64(j_first), _i32(dist), _u32(k0), _u32(k1), _u32(c2), _u32(c3),
                       _u32(direction)))
 
+    @staticmethod
+    def _check_lowrank_span(theta: Any, A: Any, B: Any, c0: int) -> None:
+        n, (m, ra), (ncol, rb) = theta.shape[0], A.shape, B.shape
+        if ra != rb or ra < 1:
+            raise ValueError(f"lowrank span: 'A' ({m} x {ra}) and 'B' ({ncol} x {rb}) need "
+                             "the same r >= 1 columns")
+        if ncol < 1 or c0 < 0 or c0 + n > m * ncol:
+            raise ValueError(f"lowrank span: coordinates {c0} .. {c0 + n} are outside the "
+                             f"{m} x {ncol} matrix")
+
+    def shift_lowrank(self, theta: Any, A: Any, B: Any, c0: int, inv: Any, scale: Any,
+                      sign: int, lost: Any, orig: Any, n_threads: int) -> int:
+        self._check_lowrank_span(theta, A, B, c0)
+        length = theta.shape[0]
+        if lost.shape[0] < length or orig.shape[0] < length:
+            raise ValueError("shift_lowrank: 'lost' and 'orig' must cover 'theta'")
+        xp, t = self.xp, theta.dtype.type
+        mask, old = xp.empty(length, dtype=np.uint8), xp.empty(length, dtype=theta.dtype)
+        self._launch(f"zo_shift_lowrank_{_suffix(theta)}", length,
+                     (theta, A, B, _i64(c0), _i64(length), _i64(B.shape[0]), _i32(A.shape[1]),
+                      t(inv), t(scale), _i32(sign), mask, old))
+        where = xp.flatnonzero(mask)  # packed as the CPU kernel returns them
+        n = int(where.shape[0])
+        lost[:n] = where
+        orig[:n] = old[where]
+        return n
+
+    def unshift_lowrank(self, theta: Any, A: Any, B: Any, c0: int, inv: Any, scale: Any,
+                        sign: int, n_threads: int) -> None:
+        self._check_lowrank_span(theta, A, B, c0)
+        t = theta.dtype.type
+        self._launch(f"zo_unshift_lowrank_{_suffix(theta)}", theta.shape[0],
+                     (theta, A, B, _i64(c0), _i64(theta.shape[0]), _i64(B.shape[0]),
+                      _i32(A.shape[1]), t(inv), t(scale), _i32(sign)))
+
     def sq_norms(self, dtype_of: Any, out: Any, d: int, dist: int, k0: int, k1: int,
                  c2: int, c3: int, i0: int, n_threads: int) -> None:
         n = out.shape[0]

@@ -319,3 +319,50 @@ ZO_KERNEL void zo_philox(const uint32_t *ctr, const uint32_t *key, uint32_t *out
 
 ZO_STREAM_KERNELS(f32, float)
 ZO_STREAM_KERNELS(f64, double)
+
+/* ---------------------------------------------------------------------- */
+/* ZOOptimizer's probes along a low-rank direction (LOZO): the coordinates c0 .. c0 +
+ * len - 1 of the row-major m x ncol matrix A B^T / sqrt(r), with A (m x r) and B
+ * (ncol x r) row-major.  The twins of shift_lowrank and unshift_lowrank in
+ * src_cy/streams.pyx: v = fl(inv * (A[i,0] B[j,0] + ... + A[i,r-1] B[j,r-1])) with the
+ * products added in order (no contraction), s = sign * fl(scale * v). */
+template <typename T>
+__device__ inline T zo_lowrank_at(const T *A, const T *B, int64_t i, int64_t j, int r,
+                                  T inv) {
+    T v = A[i * r] * B[j * r];
+    for (int k = 1; k < r; k++) {
+        v = v + A[i * r + k] * B[j * r + k];
+    }
+    return v * inv;
+}
+
+#define ZO_LOWRANK_KERNELS(SUF, T)                                                        \
+    ZO_KERNEL void zo_shift_lowrank_##SUF(T *theta, const T *A, const T *B, int64_t c0,  \
+                                          int64_t len, int64_t ncol, int r, T inv,       \
+                                          T scale, int sign, unsigned char *lost,        \
+                                          T *orig) {                                     \
+        ZO_FOR(j, len) {                                                                  \
+            const int64_t q = c0 + j;                                                     \
+            const T s = (sign > 0 ? (T)1 : (T)-1) *                                       \
+                        (scale * zo_lowrank_at(A, B, q / ncol, q % ncol, r, inv));        \
+            const T th = theta[j];                                                        \
+            const T mv = th + s;                                                          \
+            const T bk = mv - s;                                                          \
+            lost[j] = zo_same_bits(bk, th) ? 0 : 1;                                       \
+            orig[j] = th;                                                                 \
+            theta[j] = mv;                                                                \
+        }                                                                                 \
+    }                                                                                     \
+    ZO_KERNEL void zo_unshift_lowrank_##SUF(T *theta, const T *A, const T *B, int64_t c0, \
+                                            int64_t len, int64_t ncol, int r, T inv,     \
+                                            T scale, int sign) {                         \
+        ZO_FOR(j, len) {                                                                  \
+            const int64_t q = c0 + j;                                                     \
+            theta[j] = theta[j] - (sign > 0 ? (T)1 : (T)-1) *                             \
+                                      (scale * zo_lowrank_at(A, B, q / ncol, q % ncol, r, \
+                                                             inv));                       \
+        }                                                                                 \
+    }
+
+ZO_LOWRANK_KERNELS(f32, float)
+ZO_LOWRANK_KERNELS(f64, double)
