@@ -283,6 +283,10 @@ def test_shift_lowrank_spans(gpu, m, n, r, data, dtype, sign, kind, seed):
     k = gpu[kind].shift_lowrank(got, A, B, c0, inv, scale, sign, lost, orig, 1)
     want_k = cy.shift_lowrank(want, A, B, c0, inv, scale, sign, want_lost, want_orig, 1)
     assert_same_bits(got, want)
+    # and the NumPy twin itself
+    moved, twin_lost, _ = ref.shift_span(theta, scale, sign, ref.lowrank_span(A, B, c0, length))
+    assert_same_bits(got, moved)
+    assert k == int(twin_lost.sum())
     assert k == want_k
     np.testing.assert_array_equal(lost[:k], want_lost[:k])
     assert_same_bits(orig[:k], want_orig[:k])
